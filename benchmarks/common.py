@@ -1,0 +1,33 @@
+"""Timing helpers shared by the benchmarks: medians over repeats, measured in one process."""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from typing import Callable
+
+import jax
+
+
+def median_ms(fn: Callable[[], object], *, repeats: int = 15, warmup: int = 2) -> float:
+    """Median wall time of `fn()` in ms; results are blocked on, compilation excluded by warm-up."""
+    for _ in range(warmup):
+        jax.block_until_ready(fn())
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def machine() -> dict:
+    import os
+
+    return {
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "cpu_count": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+    }

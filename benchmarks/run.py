@@ -1,0 +1,46 @@
+"""`make bench`: run every benchmark in one process and write one JSON file.
+
+Usage: python benchmarks/run.py [--out PATH] [--only NAME,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import machine  # noqa: E402
+from rnncondense.io import write_json  # noqa: E402
+
+BENCHMARKS = ["simulator"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="benchmarks/results/bench.json")
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated: " + ", ".join(BENCHMARKS))
+    args = parser.parse_args()
+    names = [n for n in args.only.split(",") if n]
+    unknown = sorted(set(names) - set(BENCHMARKS))
+    if unknown:
+        parser.error(f"--only = {','.join(unknown)} is not allowed: choose from {', '.join(BENCHMARKS)}")
+    report = {"machine": machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "benchmarks": {}}
+    for name in names:
+        print(f"benchmark {name} ...", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        module = importlib.import_module(f"benchmarks.bench_{name}")
+        result = module.run()
+        result["wall_s"] = time.perf_counter() - start
+        report["benchmarks"][name] = result
+        write_json(args.out, report)  # keep what is done if a later benchmark fails
+    print(json.dumps(report, indent=2))
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Analyses of trained networks: behaviour, population structure, solution type."""

@@ -1,0 +1,137 @@
+"""Behaviour on Cue-Set-Go: produced intervals and the task metrics of the whole project.
+
+The produced interval of a trial is the first time after Set that the output reaches the
+threshold 1, interpolated linearly between the two time steps around the crossing, minus the Set
+time. A trial whose output never reaches 1 after Set is a miss.
+
+Metrics (names used everywhere):
+    mse               masked mean squared error on the validation batch
+    produced_ms       mean produced interval per target interval (NaN where every trial missed)
+    timing_mae_ms     mean |produced - target| over trials that crossed
+    timing_rel_error  mean |produced - target| / target over trials that crossed
+    miss_rate         fraction of trials that never crossed
+    success           timing_rel_error <= 0.05 and miss_rate == 0
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import jax
+import numpy as np
+
+from rnncondense.rnn import Params, simulate_outputs
+from rnncondense.tasks.cue_set_go import CueSetGo, TrialBatch
+
+SUCCESS_REL_ERROR = 0.05
+THRESHOLD = 1.0
+
+
+def produced_intervals_ms(
+    outputs: np.ndarray, set_time_ms: np.ndarray, dt_ms: float, *, threshold: float = THRESHOLD
+) -> np.ndarray:
+    """Produced interval per trial, NaN for a miss.
+
+    Args:
+        outputs: (B, T) output z_t with step k at time k * dt_ms.
+        set_time_ms: (B,) Set onset, a multiple of dt_ms.
+        dt_ms: time step.
+    Returns:
+        (B,) first time after Set at which z reaches `threshold`, minus the Set time, in ms.
+    """
+    outputs = np.asarray(outputs, dtype=np.float64)
+    if outputs.ndim != 2:
+        raise ValueError(f"outputs must be (trials, steps), got shape {outputs.shape}")
+    n_trials, n_steps = outputs.shape
+    set_step = np.rint(np.asarray(set_time_ms, dtype=np.float64) / dt_ms).astype(np.int64)
+    k = np.arange(n_steps)
+    above = (outputs >= threshold) & (k[None, :] >= set_step[:, None])
+    hit = above.any(axis=1)
+    first = np.where(hit, above.argmax(axis=1), 0)
+    rows = np.arange(n_trials)
+    z_after = outputs[rows, first]
+    z_before = outputs[rows, np.maximum(first - 1, 0)]
+    at_set = first <= set_step  # already at threshold when Set arrives
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(at_set, 0.0, (threshold - z_before) / (z_after - z_before))
+    crossing_ms = (first - 1 + frac) * dt_ms
+    produced = np.where(at_set, 0.0, crossing_ms - set_step * dt_ms)
+    return np.where(hit, produced, np.nan)
+
+
+@dataclass(frozen=True)
+class BehaviorMetrics:
+    mse: float
+    intervals_ms: list[float]
+    produced_ms: list[float]
+    produced_sd_ms: list[float]
+    timing_mae_ms: float
+    timing_rel_error: float
+    miss_rate: float
+    success: bool
+    n_trials: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        return (
+            f"mse {self.mse:.2e}  timing_mae_ms {self.timing_mae_ms:.1f}  "
+            f"timing_rel_error {self.timing_rel_error:.3f}  miss_rate {self.miss_rate:.2f}  success {self.success}"
+        )
+
+
+def masked_mse(outputs: np.ndarray, targets: np.ndarray, mask: np.ndarray) -> float:
+    squared = (np.asarray(outputs) - np.asarray(targets)) ** 2
+    weights = np.asarray(mask)[..., None]
+    return float((squared * weights).sum() / (weights.sum() * squared.shape[-1]))
+
+
+def behavior_metrics(
+    outputs: np.ndarray, batch: TrialBatch, intervals_ms: np.ndarray, dt_ms: float
+) -> BehaviorMetrics:
+    """Task metrics for outputs (B, T, 1) of a batch of Cue-Set-Go trials."""
+    outputs = np.asarray(outputs)
+    produced = produced_intervals_ms(outputs[..., 0], np.asarray(batch.set_time_ms), dt_ms)
+    target = np.asarray(batch.interval_ms, dtype=np.float64)
+    index = np.asarray(batch.interval_index)
+    hit = ~np.isnan(produced)
+    error = np.abs(produced - target)
+    per_interval = [produced[(index == i) & hit] for i in range(len(intervals_ms))]
+    mae = float(error[hit].mean()) if hit.any() else float("nan")
+    rel = float((error[hit] / target[hit]).mean()) if hit.any() else float("nan")
+    miss_rate = float(1.0 - hit.mean())
+    return BehaviorMetrics(
+        mse=masked_mse(outputs, batch.targets, batch.mask),
+        intervals_ms=[float(i) for i in intervals_ms],
+        produced_ms=[float(p.mean()) if p.size else float("nan") for p in per_interval],
+        produced_sd_ms=[float(p.std()) if p.size else float("nan") for p in per_interval],
+        timing_mae_ms=mae,
+        timing_rel_error=rel,
+        miss_rate=miss_rate,
+        success=bool(hit.all() and rel <= SUCCESS_REL_ERROR),
+        n_trials=int(len(produced)),
+    )
+
+
+def _concat(batches: list[TrialBatch]) -> TrialBatch:
+    return TrialBatch(*(np.concatenate([np.asarray(f) for f in fields]) for fields in zip(*batches)))
+
+
+def evaluate(
+    params: Params,
+    task: CueSetGo,
+    *,
+    alpha: float,
+    sigma_rec: float,
+    key: jax.Array,
+    repeats: int = 2,
+    batch: TrialBatch | None = None,
+) -> BehaviorMetrics:
+    """Metrics on the task's fixed validation batch, each trial run with `repeats` noise draws."""
+    batch = task.validation_batch() if batch is None else batch
+    outputs = [
+        np.asarray(simulate_outputs(params, batch.inputs, k, alpha=alpha, sigma_rec=sigma_rec))
+        for k in jax.random.split(key, repeats)
+    ]
+    return behavior_metrics(np.concatenate(outputs), _concat([batch] * repeats), task.intervals_ms, task.dt_ms)

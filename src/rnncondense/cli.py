@@ -1,0 +1,166 @@
+"""The `rnncondense` command line. It parses, validates, shows progress and writes files; the
+science lives in the library."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Annotated, Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from rnncondense.errors import UserError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Train rate RNNs on Cue-Set-Go, analyse their solutions and condense them.",
+)
+console = Console(stderr=True)
+stdout = Console()
+
+
+def user_errors(command: Callable) -> Callable:
+    """Turn UserError into one line on stderr and exit status 2; Ctrl-C into status 130."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except UserError as error:
+            console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            console.print("interrupted; the last checkpoint is kept, continue with --resume", highlight=False)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+class TrainProgress:
+    """A rich progress bar: iteration, loss, timing error, elapsed and ETA."""
+
+    def __init__(self, total: int, start: int = 0, label: str = "train"):
+        self.bar = Progress(
+            TextColumn(f"[bold]{label}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"),
+            TextColumn("timing err {task.fields[timing]}"),
+            TextColumn("{task.fields[extra]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task = self.bar.add_task(label, total=total, completed=start, loss="-", timing="-", extra="")
+
+    def __enter__(self):
+        self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.bar.__exit__(*exc)
+
+    def __call__(self, progress) -> None:
+        fields = {"loss": f"{progress.info['loss']:.2e}"}
+        if progress.metrics is not None:
+            m = progress.metrics
+            fields["timing"] = f"{m.timing_mae_ms:.0f} ms ({m.timing_rel_error:.1%})" + (" ✓" if m.success else "")
+        extra = {k: v for k, v in progress.info.items() if k in ("lambda", "cg_iters", "rho")}
+        fields["extra"] = "  ".join(f"{k} {v:.3g}" for k, v in extra.items())
+        self.bar.update(self.task, completed=progress.iteration, **fields)
+
+
+def _metrics_table(metrics, title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("interval (ms)", justify="right")
+    table.add_column("produced (ms)", justify="right")
+    table.add_column("SD (ms)", justify="right")
+    for target, produced, sd in zip(metrics.intervals_ms, metrics.produced_ms, metrics.produced_sd_ms):
+        table.add_row(f"{target:.0f}", f"{produced:.1f}", f"{sd:.1f}")
+    table.caption = metrics.summary()
+    return table
+
+
+@app.command()
+@user_errors
+def train(
+    config: Annotated[Path, typer.Argument(help="TOML run configuration (see configs/).")],
+    out: Annotated[Path, typer.Option("--out", help="Run directory to create (or continue with --resume).")],
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
+) -> None:
+    """Train a network; writes config.toml, params.safetensors, metrics.json and history.csv."""
+    from rnncondense.config import load_config
+    from rnncondense.train.run import train_run
+
+    run_config = load_config(config)
+    with TrainProgress(run_config.train.max_iters) as progress:
+        result = train_run(run_config, out, resume=resume, on_progress=progress)
+    s = result.summary
+    when = f"success at iteration {s['success_iteration']} ({s['time_to_success_s']:.1f} s)" if s["success_iteration"] else "no success"
+    console.print(f"{s['iterations']} iterations in {s['elapsed_s']:.1f} s, {when}; kept iteration {s['best_iteration']}")
+    stdout.print(_metrics_table(result.metrics, f"{out}: validation"))
+
+
+@app.command()
+@user_errors
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="A trained run directory.")],
+    repeats: Annotated[int, typer.Option(min=1, max=64, help="Noise draws per validation trial.")] = 8,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the evaluation noise.")] = 1,
+) -> None:
+    """Evaluate a trained network on the validation batch; writes evaluation.json."""
+    import jax
+
+    from rnncondense import io
+    from rnncondense.analysis.behavior import evaluate as evaluate_network
+    from rnncondense.tasks import make_task
+    from rnncondense.train.run import load_run
+
+    config, params = load_run(run)
+    task = make_task(config.task)
+    metrics = evaluate_network(
+        params, task, alpha=config.alpha, sigma_rec=config.model.sigma_rec, key=jax.random.PRNGKey(seed), repeats=repeats
+    )
+    io.write_json(Path(run) / "evaluation.json", {**metrics.to_dict(), "repeats": repeats, "seed": seed})
+    stdout.print(_metrics_table(metrics, f"{run}: {metrics.n_trials} trials"))
+
+
+@app.command()
+@user_errors
+def plot(
+    run: Annotated[Path, typer.Argument(help="A trained run directory.")],
+    units: Annotated[Optional[str], typer.Option(help="Comma-separated unit indices (default: the 8 most active).")] = None,
+) -> None:
+    """Draw the task panel, produced vs target intervals and unit activity into RUN/figures."""
+    from rnncondense.plots.run import plot_run
+
+    paths = plot_run(run, units=_parse_units(units))
+    for path in paths:
+        stdout.print(str(path))
+
+
+def _parse_units(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UserError(f"--units = {text!r} is not allowed: give comma-separated unit indices, e.g. 0,3,7") from None
+    if not values:
+        raise UserError("--units is empty: give comma-separated unit indices, e.g. 0,3,7")
+    return values
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""Validated run configurations, read from TOML.
+
+A run configuration has three tables, `[task]`, `[model]` and `[train]`, and an optional top-level
+`preset = "..."` whose values the file then overrides. Every field is checked before any work
+starts; a bad value raises `ConfigError` with one line naming the field, the value and what is
+allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from rnncondense.errors import ConfigError
+from rnncondense.tasks.cue_set_go import CueSetGoConfig
+
+__all__ = [
+    "ModelConfig",
+    "TrainConfig",
+    "RunConfig",
+    "PRESETS",
+    "load_config",
+    "config_from_dict",
+    "config_to_dict",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class ModelConfig(_Strict):
+    """The rate network: x_t = x_{t-1} + (dt / tau)(-x + W_rec r + W_in u + b) + noise."""
+
+    n_units: Annotated[int, Field(ge=1, le=20000)] = 200
+    tau_ms: PositiveFloat = 100.0
+    g: NonNegativeFloat = 1.0  # W_rec ~ N(0, g^2 / N)
+    sigma_rec: NonNegativeFloat = 0.05  # recurrent noise, per sqrt(tau)
+    x0_std: NonNegativeFloat = 0.0  # spread of the (learned) initial state
+
+
+class AdamConfig(_Strict):
+    learning_rate: PositiveFloat = 1e-3
+    clip_norm: PositiveFloat = 1.0  # global gradient-norm clip
+
+
+class TrainConfig(_Strict):
+    """How a network is trained, validated and checkpointed."""
+
+    trainer: Literal["adam"] = "adam"
+    seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
+    max_iters: Annotated[int, Field(ge=1)] = 3000
+    batch_size: Annotated[int, Field(ge=1, le=4096)] = 64
+    eval_every: Annotated[int, Field(ge=1)] = 10
+    checkpoint_every: Annotated[int, Field(ge=1)] = 50
+    stop_on_success: bool = True
+    val_noise_repeats: Annotated[int, Field(ge=1, le=64)] = 2  # noise draws per validation trial
+    adam: AdamConfig = AdamConfig()
+
+
+class RunConfig(_Strict):
+    """Everything a training run needs; `config.toml` of a run holds it fully resolved."""
+
+    task: CueSetGoConfig = CueSetGoConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+
+    @model_validator(mode="after")
+    def _check_time_step(self) -> RunConfig:
+        if self.task.dt_ms > self.model.tau_ms:
+            raise ValueError(
+                f"task.dt_ms (={self.task.dt_ms}) must not exceed model.tau_ms (={self.model.tau_ms}): "
+                "the Euler step dt / tau must be at most 1"
+            )
+        return self
+
+    @property
+    def alpha(self) -> float:
+        return self.task.dt_ms / self.model.tau_ms
+
+
+# Presets: partial configurations that a file can start from and override.
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    # Wang, Narain, Hosseini & Jazayeri 2018: N = 200, tau = 10 ms, dt = 1 ms, 16 intervals
+    # over 500-1700 ms, a 10 ms Set pulse of magnitude 0.1.
+    "wang2018": {
+        "task": {
+            "dt_ms": 1.0,
+            "intervals_ms": [500.0 + 80.0 * i for i in range(16)],
+            "set_duration_ms": 10.0,
+            "set_amplitude": 0.1,
+        },
+        "model": {"n_units": 200, "tau_ms": 10.0},
+    },
+}
+
+
+def _deep_merge(base: dict, override: dict) -> dict:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _format_value(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _allowed_fields(model: type[BaseModel], loc: tuple) -> list[str]:
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return []
+        model = field.annotation
+    return sorted(model.model_fields)
+
+
+def format_validation_error(error: ValidationError, source: str, model: type[BaseModel]) -> str:
+    """One line for the first problem: source, field, value and what is allowed."""
+    first = error.errors(include_url=False)[0]
+    loc = tuple(first["loc"])
+    field = ".".join(str(p) for p in loc) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        allowed = ", ".join(_allowed_fields(model, loc))
+        return f"{source}: unknown field '{field}'; allowed here: {allowed}"
+    message = first["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    if not loc or isinstance(first["input"], dict):  # a check across fields names them itself
+        return f"{source}: {message}"
+    return f"{source}: {field} = {_format_value(first['input'])} is not allowed: {message}"
+
+
+def config_from_dict(data: dict[str, Any], *, source: str = "config") -> RunConfig:
+    """Validate a nested dict (as read from TOML) into a RunConfig, applying `preset` if given."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a table of settings, got {type(data).__name__}")
+    data = dict(data)
+    preset = data.pop("preset", "default")
+    if not isinstance(preset, str) or preset not in PRESETS:
+        raise ConfigError(
+            f"{source}: preset = {_format_value(preset)} is not allowed: choose one of {', '.join(PRESETS)}"
+        )
+    merged = _deep_merge(PRESETS[preset], data)
+    try:
+        return RunConfig.model_validate(merged)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error, source, RunConfig)) from None
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a TOML run configuration."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file '{path}' does not exist or is not a file")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: not valid TOML ({error})") from None
+    return config_from_dict(data, source=str(path))
+
+
+def config_to_dict(config: RunConfig) -> dict[str, Any]:
+    """The fully resolved configuration as plain TOML-ready data."""
+    data = config.model_dump(mode="json")
+    _check_finite(data)
+    return data
+
+
+def _check_finite(data: Any) -> None:
+    if isinstance(data, dict):
+        for value in data.values():
+            _check_finite(value)
+    elif isinstance(data, list):
+        for value in data:
+            _check_finite(value)
+    elif isinstance(data, float) and not math.isfinite(data):
+        raise ConfigError(f"non-finite value {data} cannot be written to a config file")

@@ -1,0 +1,21 @@
+"""Errors that reach the user as one clear line (the CLI prints them and exits with status 2)."""
+
+
+class UserError(Exception):
+    """Bad input from the user: a config value, a file, a directory, an option."""
+
+
+class ConfigError(UserError, ValueError):
+    """A configuration field has a value that is not allowed."""
+
+
+class RunDirError(UserError):
+    """A run directory is missing, incomplete, foreign or would be overwritten."""
+
+
+class FileFormatError(UserError):
+    """A file is corrupt, truncated, of the wrong shape or written by another program."""
+
+
+class TrainingDiverged(UserError):
+    """Training produced NaN or inf and could not recover."""

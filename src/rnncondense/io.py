@@ -1,0 +1,287 @@
+"""Files of a run: atomic writes, checksummed safetensors weights, JSON, CSV and run directories.
+
+Nothing here unpickles. Weights and checkpoints are safetensors files whose JSON header carries
+`format = "rnncondense"`, a `kind` (params, checkpoint, ...) and the SHA-256 of every tensor's
+name, dtype, shape and bytes, checked on load.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import struct
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import jax
+import numpy as np
+import safetensors.numpy
+import tomli_w
+
+from rnncondense.errors import FileFormatError, RunDirError
+from rnncondense.rnn import Params
+
+FORMAT = "rnncondense"
+FORMAT_VERSION = "1"
+MAX_HEADER_BYTES = 100 * 1024 * 1024
+
+
+# ------------------------------------------------------------------------------ atomic writes
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write `data` to a temporary file beside `path`, fsync it, then rename it over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and inf become null; numpy scalars become Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(_json_safe(data), indent=2, allow_nan=False) + "\n")
+
+
+def read_json(path: str | Path) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileFormatError(f"{path}: file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise FileFormatError(f"{path}: not a valid JSON file ({error})") from None
+
+
+def write_csv(path: str | Path, rows: list[dict[str, Any]], columns: list[str] | None = None) -> None:
+    """Rows of dicts to CSV; missing values are written empty, floats in full precision."""
+    columns = columns or list(dict.fromkeys(k for row in rows for k in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None or (isinstance(v, float) and math.isnan(v)) else v) for k, v in row.items()})
+    atomic_write_text(path, buffer.getvalue())
+
+
+def write_toml(path: str | Path, data: dict[str, Any]) -> None:
+    atomic_write_text(path, tomli_w.dumps(data))
+
+
+# ------------------------------------------------------------------------------ tensors
+
+
+def _checksum(tensors: dict[str, np.ndarray]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        array = np.asarray(tensors[name], order="C")
+        digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def save_tensors(path: str | Path, tensors: dict[str, np.ndarray], *, kind: str, meta: dict | None = None) -> None:
+    """Save named arrays as safetensors with a checksum and JSON metadata, atomically."""
+    tensors = {name: np.asarray(value, order="C") for name, value in tensors.items()}
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "sha256": _checksum(tensors),
+        "meta": json.dumps(_json_safe(meta or {}), allow_nan=False),
+    }
+    atomic_write_bytes(path, safetensors.numpy.save(tensors, metadata=header))
+
+
+def _read_header(path: Path, data: bytes) -> dict:
+    if len(data) < 8:
+        raise FileFormatError(f"{path}: truncated file ({len(data)} bytes), not a weights file")
+    (size,) = struct.unpack("<Q", data[:8])
+    if size > min(MAX_HEADER_BYTES, len(data) - 8):
+        raise FileFormatError(f"{path}: not a safetensors file or truncated (header of {size} bytes)")
+    try:
+        header = json.loads(data[8 : 8 + size])
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise FileFormatError(f"{path}: corrupt safetensors header") from None
+    if not isinstance(header, dict):
+        raise FileFormatError(f"{path}: corrupt safetensors header")
+    return header
+
+
+def load_tensors(path: str | Path, *, kind: str) -> tuple[dict[str, np.ndarray], dict]:
+    """Load a file written by `save_tensors`, checking its format, kind and checksum."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise FileFormatError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise FileFormatError(f"{path}: is a directory, expected a {kind} file") from None
+    header = _read_header(path, data)
+    metadata = header.get("__metadata__") or {}
+    if metadata.get("format") != FORMAT:
+        raise FileFormatError(f"{path}: not an rnncondense file (written by another program)")
+    if metadata.get("kind") != kind:
+        raise FileFormatError(f"{path}: holds '{metadata.get('kind')}', expected '{kind}'")
+    try:
+        tensors = safetensors.numpy.load(data)
+    except Exception as error:  # the Rust reader raises its own error type
+        raise FileFormatError(f"{path}: corrupt or truncated tensor data ({error})") from None
+    if _checksum(tensors) != metadata.get("sha256"):
+        raise FileFormatError(f"{path}: checksum mismatch, the file is corrupt")
+    try:
+        meta = json.loads(metadata.get("meta", "{}"))
+    except json.JSONDecodeError:
+        raise FileFormatError(f"{path}: corrupt metadata") from None
+    return tensors, meta
+
+
+# ------------------------------------------------------------------------------ pytrees and params
+
+
+def pytree_to_tensors(tree: Any, prefix: str) -> dict[str, np.ndarray]:
+    """Flatten a pytree of arrays into {prefix/path: array}."""
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {f"{prefix}{jax.tree_util.keystr(path)}": np.asarray(leaf) for path, leaf in leaves}
+
+
+def tensors_to_pytree(template: Any, tensors: dict[str, np.ndarray], prefix: str, source: Path) -> Any:
+    """Fill the structure of `template` from `tensors`, checking every name, shape and dtype."""
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
+    filled = []
+    for path, leaf in leaves:
+        name = f"{prefix}{jax.tree_util.keystr(path)}"
+        if name not in tensors:
+            raise FileFormatError(f"{source}: missing tensor '{name}'")
+        value = tensors[name]
+        expected = np.asarray(leaf)
+        if value.shape != expected.shape or value.dtype != expected.dtype:
+            raise FileFormatError(
+                f"{source}: tensor '{name}' has shape {value.shape} {value.dtype}, "
+                f"expected {expected.shape} {expected.dtype}"
+            )
+        filled.append(jax.numpy.asarray(value))
+    return jax.tree_util.tree_unflatten(treedef, filled)
+
+
+def params_from_tensors(tensors: dict[str, np.ndarray], source: Path, prefix: str = "") -> Params:
+    """Params from tensors named W_rec, W_in, ..., checking that their shapes agree."""
+    missing = [f for f in Params._fields if prefix + f not in tensors]
+    if missing:
+        raise FileFormatError(f"{source}: missing tensors {', '.join(prefix + m for m in missing)}")
+    p = {f: np.asarray(tensors[prefix + f]) for f in Params._fields}
+    n = p["W_rec"].shape[0] if p["W_rec"].ndim == 2 else -1
+    n_out = p["W_out"].shape[0] if p["W_out"].ndim == 2 else -1
+    expected = {
+        "W_rec": (n, n),
+        "W_in": (n, p["W_in"].shape[-1] if p["W_in"].ndim == 2 else -1),
+        "b": (n,),
+        "W_out": (n_out, n),
+        "b_out": (n_out,),
+        "x0": (n,),
+    }
+    for field, shape in expected.items():
+        if p[field].shape != shape or min(shape) < 1:
+            raise FileFormatError(f"{source}: tensor '{prefix + field}' has shape {p[field].shape}, expected {shape}")
+        if not np.issubdtype(p[field].dtype, np.floating):
+            raise FileFormatError(f"{source}: tensor '{prefix + field}' has dtype {p[field].dtype}, expected float")
+        if not np.all(np.isfinite(p[field])):
+            raise FileFormatError(f"{source}: tensor '{prefix + field}' contains NaN or inf")
+    return Params(**{f: jax.numpy.asarray(v) for f, v in p.items()})
+
+
+def save_params(path: str | Path, params: Params, meta: dict | None = None) -> None:
+    save_tensors(path, {f: np.asarray(v) for f, v in params._asdict().items()}, kind="params", meta=meta)
+
+
+def load_params(path: str | Path) -> tuple[Params, dict]:
+    path = Path(path)
+    tensors, meta = load_tensors(path, kind="params")
+    return params_from_tensors(tensors, path), meta
+
+
+# ------------------------------------------------------------------------------ run directories
+
+CONFIG_FILE = "config.toml"
+PARAMS_FILE = "params.safetensors"
+CHECKPOINT_FILE = "checkpoint.safetensors"
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.csv"
+FIGURES_DIR = "figures"
+
+
+def prepare_new_run_dir(path: str | Path) -> Path:
+    """A directory for a new run: it must not exist or be empty, so nothing is overwritten."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RunDirError(f"--out '{path}' exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()):
+        if (path / CONFIG_FILE).exists():
+            raise RunDirError(f"--out '{path}' already holds a run; continue it with --resume or choose another directory")
+        raise RunDirError(f"--out '{path}' is not empty; choose a new or empty directory")
+    return path
+
+
+def require_run_dir(path: str | Path, *, trained: bool = True) -> Path:
+    """Check that `path` is a run directory (and, if `trained`, holds trained parameters)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise RunDirError(f"run directory '{path}' does not exist")
+    if not (path / CONFIG_FILE).is_file():
+        raise RunDirError(f"'{path}' is not a run directory (no {CONFIG_FILE})")
+    if trained and not (path / PARAMS_FILE).is_file():
+        raise RunDirError(f"'{path}' holds no trained network (no {PARAMS_FILE}); train it first")
+    return path
+
+
+def safe_child(run_dir: str | Path, name: str) -> Path:
+    """`run_dir / name`, refusing names that would escape the run directory."""
+    root = Path(run_dir).resolve()
+    child = (root / name).resolve()
+    if child != root and root not in child.parents:
+        raise RunDirError(f"path '{name}' escapes the run directory '{run_dir}'")
+    return child
+
+
+def read_rows(path: str | Path) -> Iterable[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        yield from csv.DictReader(handle)

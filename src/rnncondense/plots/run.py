@@ -1,0 +1,47 @@
+"""All figures of a trained run, written to RUN/figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from rnncondense import io
+from rnncondense.analysis.behavior import evaluate
+from rnncondense.errors import UserError
+from rnncondense.plots.common import save_figure
+from rnncondense.plots.task import produced_vs_target, task_panel, unit_activity
+from rnncondense.rnn import simulate
+from rnncondense.tasks import make_task
+from rnncondense.train.run import RunKeys, load_run
+
+
+def most_active_units(rates: np.ndarray, count: int) -> list[int]:
+    """Units whose rate varies most over time and trials, largest first."""
+    spread = rates.reshape(-1, rates.shape[-1]).std(axis=0)
+    return [int(u) for u in np.argsort(spread)[::-1][:count]]
+
+
+def plot_run(run_dir: str | Path, *, units: list[int] | None = None) -> list[Path]:
+    run_dir = Path(run_dir)
+    config, params = load_run(run_dir)
+    n = config.model.n_units
+    if units is not None and any(not 0 <= u < n for u in units):
+        raise UserError(f"--units = {units} is not allowed: unit indices must be in [0, {n - 1}]")
+    task = make_task(config.task)
+    batch = task.condition_batch()
+    traj = simulate(params, batch.inputs, alpha=config.alpha)
+    rates, outputs = np.asarray(traj.rates), np.asarray(traj.outputs)
+    metrics = evaluate(
+        params, task, alpha=config.alpha, sigma_rec=config.model.sigma_rec,
+        key=RunKeys.from_seed(config.train.seed).eval, repeats=config.train.val_noise_repeats,
+    )
+    figures = io.safe_child(run_dir, io.FIGURES_DIR)
+    units = units or most_active_units(rates, min(8, n))
+    title = f"{n}-unit network, noise-free trials"
+    return [
+        save_figure(task_panel(batch, outputs, task.times_ms, title=title), figures / "task.png"),
+        save_figure(produced_vs_target(metrics), figures / "behavior.png"),
+        save_figure(unit_activity(rates, batch, task.dt_ms, units), figures / "units.png"),
+    ]

@@ -1,0 +1,208 @@
+"""The continuous-time rate network, discretised with Euler steps.
+
+With alpha = dt / tau and r = tanh(x), one step of the network is
+
+    x_t = x_{t-1} + alpha * (-x_{t-1} + W_rec r_{t-1} + W_in u_t + b) + sqrt(alpha) * sigma_rec * xi_t
+    r_t = tanh(x_t),    z_t = W_out r_t + b_out
+
+starting from the learned initial state x_{-1} = x0 (Wang, Narain, Hosseini & Jazayeri 2018).
+Time step t reads the input u_t and reports the output z_t, so the two arrays line up.
+
+`simulate` runs whole batches of trials. The recurrent core is a `lax.scan` with a custom JVP:
+the terms that do not depend on the previous state (input drive, bias, noise and, in the
+tangent, `dW_rec r_{t-1}`) are computed for all time steps as one large matrix product outside
+the scan. Reverse mode transposes that rule, so the weight gradient is also one matrix product
+over all time steps; the scan itself only carries the (B, N) state (or its adjoint).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+Array = jax.Array
+
+
+class Params(NamedTuple):
+    """Parameters of a rate RNN with N units, I inputs and O outputs (a pytree of arrays)."""
+
+    W_rec: Array  # (N, N) recurrent weights, row i receives
+    W_in: Array  # (N, I) input weights
+    b: Array  # (N,) unit bias
+    W_out: Array  # (O, N) readout weights
+    b_out: Array  # (O,) readout bias
+    x0: Array  # (N,) initial state
+
+
+class Trajectory(NamedTuple):
+    """A simulated batch: states x, rates r = tanh(x) and outputs z, each (B, T, .)."""
+
+    states: Array  # (B, T, N)
+    rates: Array  # (B, T, N)
+    outputs: Array  # (B, T, O)
+
+
+def n_units(params: Params) -> int:
+    return params.W_rec.shape[0]
+
+
+def init_params(
+    key: Array,
+    n_units: int,
+    *,
+    n_inputs: int = 2,
+    n_outputs: int = 1,
+    g: float = 1.0,
+    x0_std: float = 0.0,
+    dtype=jnp.float32,
+) -> Params:
+    """Initial parameters as in Wang et al. 2018.
+
+    W_rec ~ N(0, g^2 / N); W_in ~ U(-1, 1); W_out = 0; biases 0; x0 ~ N(0, x0_std^2).
+    g = 1 sits at the edge of chaos; g = 1.5 gives chaotic starts.
+    """
+    k_rec, k_in, k_x0 = jax.random.split(key, 3)
+    return Params(
+        W_rec=g / jnp.sqrt(n_units) * jax.random.normal(k_rec, (n_units, n_units), dtype),
+        W_in=jax.random.uniform(k_in, (n_units, n_inputs), dtype, -1.0, 1.0),
+        b=jnp.zeros((n_units,), dtype),
+        W_out=jnp.zeros((n_outputs, n_units), dtype),
+        b_out=jnp.zeros((n_outputs,), dtype),
+        x0=x0_std * jax.random.normal(k_x0, (n_units,), dtype),
+    )
+
+
+def step(
+    params: Params, x: Array, u: Array, *, alpha: float, noise: Array | float = 0.0
+) -> tuple[Array, Array]:
+    """One Euler step from state `x` (..., N) with input `u` (..., I).
+
+    `noise` is the already scaled term sqrt(alpha) * sigma_rec * xi_t. Returns (x_t, z_t).
+    """
+    r = jnp.tanh(x)
+    x_new = x + alpha * (-x + r @ params.W_rec.T + u @ params.W_in.T + params.b) + noise
+    z = jnp.tanh(x_new) @ params.W_out.T + params.b_out
+    return x_new, z
+
+
+# ---------------------------------------------------------------- recurrent core with custom JVP
+
+
+def _scan_states(alpha: float, W_rec: Array, x_init: Array, drive: Array) -> Array:
+    """x_t = (1 - alpha) x_{t-1} + alpha W_rec tanh(x_{t-1}) + drive_t, for drive (T, B, N)."""
+
+    def _step(x, drive_t):
+        x = (1.0 - alpha) * x + alpha * jnp.tanh(x) @ W_rec.T + drive_t
+        return x, x
+
+    _, xs = lax.scan(_step, x_init, drive)
+    return xs
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(0,))
+def _recurrent_core(alpha: float, W_rec: Array, x_init: Array, drive: Array) -> Array:
+    return _scan_states(alpha, W_rec, x_init, drive)
+
+
+@_recurrent_core.defjvp
+def _recurrent_core_jvp(alpha, primals, tangents):
+    W_rec, x_init, drive = primals
+    dW_rec, dx_init, ddrive = tangents
+    xs = _scan_states(alpha, W_rec, x_init, drive)
+    r_prev = jnp.tanh(jnp.concatenate([x_init[None], xs[:-1]], axis=0))  # (T, B, N)
+    gain_prev = 1.0 - r_prev**2
+    # The part of the tangent that does not depend on the previous tangent state, for all
+    # steps at once; transposed in reverse mode it becomes dW_rec = sum_t adj_t^T r_{t-1}.
+    forcing = alpha * r_prev @ dW_rec.T + ddrive
+
+    def _tangent_step(dx, inputs):
+        gain_t, forcing_t = inputs
+        dx = (1.0 - alpha) * dx + alpha * (gain_t * dx) @ W_rec.T + forcing_t
+        return dx, dx
+
+    _, dxs = lax.scan(_tangent_step, dx_init, (gain_prev, forcing))
+    return xs, dxs
+
+
+def recurrent_noise(key: Array, shape: tuple[int, ...], *, alpha: float, sigma_rec: float) -> Array:
+    """The scaled noise term sqrt(alpha) * sigma_rec * xi_t for every step, xi ~ N(0, 1)."""
+    return jnp.sqrt(alpha) * sigma_rec * jax.random.normal(key, shape)
+
+
+def simulate_time_major(
+    params: Params, inputs: Array, noise: Array | None = None, *, alpha: float
+) -> Trajectory:
+    """Like `simulate`, with time leading: inputs (T, B, I), scaled noise (T, B, N) or None.
+
+    Returns a Trajectory whose arrays are (T, B, .).
+    """
+    batch = inputs.shape[1]
+    drive = alpha * (inputs @ params.W_in.T + params.b)
+    if noise is not None:
+        drive = drive + noise
+    x_init = jnp.broadcast_to(params.x0, (batch, params.x0.shape[-1]))
+    states = _recurrent_core(alpha, params.W_rec, x_init, drive)
+    rates = jnp.tanh(states)
+    outputs = rates @ params.W_out.T + params.b_out
+    return Trajectory(states, rates, outputs)
+
+
+@partial(jax.jit, static_argnames=("alpha", "sigma_rec"))
+def simulate(
+    params: Params,
+    inputs: Array,
+    key: Array | None = None,
+    *,
+    alpha: float,
+    sigma_rec: float = 0.0,
+) -> Trajectory:
+    """Simulate a batch of trials.
+
+    Args:
+        params: network parameters (N units).
+        inputs: (B, T, I) inputs u_t.
+        key: PRNG key for the recurrent noise; None (or sigma_rec = 0) runs noise-free.
+        alpha: dt / tau.
+        sigma_rec: standard deviation of the recurrent noise (in units of x, per sqrt(tau)).
+
+    Returns:
+        Trajectory of states, rates (B, T, N) and outputs (B, T, O).
+    """
+    inputs_tm = jnp.swapaxes(inputs, 0, 1)
+    noise = None
+    if key is not None and sigma_rec > 0:
+        shape = inputs_tm.shape[:2] + (params.W_rec.shape[0],)
+        noise = recurrent_noise(key, shape, alpha=alpha, sigma_rec=sigma_rec)
+    traj = simulate_time_major(params, inputs_tm, noise, alpha=alpha)
+    return Trajectory(*(jnp.swapaxes(a, 0, 1) for a in traj))
+
+
+@partial(jax.jit, static_argnames=("alpha", "sigma_rec"))
+def simulate_outputs(
+    params: Params, inputs: Array, key: Array | None = None, *, alpha: float, sigma_rec: float = 0.0
+) -> Array:
+    """Only the outputs (B, T, O) of `simulate`; the states are never materialised outside the scan."""
+    return simulate(params, inputs, key, alpha=alpha, sigma_rec=sigma_rec).outputs
+
+
+def simulate_reference(params: Params, inputs: Array, noise: Array | None = None, *, alpha: float) -> Trajectory:
+    """The same dynamics as `simulate_time_major` by repeated `step`, with plain autodiff.
+
+    Slow; kept as the independent reference the fast path is tested against.
+    """
+    batch = inputs.shape[1]
+    x = jnp.broadcast_to(params.x0, (batch, params.x0.shape[-1]))
+    if noise is None:
+        noise = jnp.zeros(inputs.shape[:2] + (params.x0.shape[-1],), inputs.dtype)
+
+    def _step(x, inputs_t):
+        u_t, noise_t = inputs_t
+        x, z = step(params, x, u_t, alpha=alpha, noise=noise_t)
+        return x, (x, z)
+
+    _, (states, outputs) = lax.scan(_step, x, (inputs, noise))
+    return Trajectory(states, jnp.tanh(states), outputs)

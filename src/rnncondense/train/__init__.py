@@ -1,0 +1,1 @@
+"""Training: losses, optimisers (Adam, Hessian-free), the loop and run directories."""

@@ -1,0 +1,210 @@
+"""Training as a run directory: config.toml, checkpoint, params, metrics.json and history.csv."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import jax
+
+from rnncondense import io
+from rnncondense.analysis.behavior import BehaviorMetrics, evaluate
+from rnncondense.config import RunConfig, config_to_dict, load_config
+from rnncondense.errors import FileFormatError, RunDirError
+from rnncondense.rnn import Params, init_params
+from rnncondense.tasks import make_task
+from rnncondense.train.adam import adam_trainer
+from rnncondense.train.loop import LoopState, Progress, history_from_tensors, history_to_tensors, initial_state, run_loop
+from rnncondense.train.trainer import Trainer
+
+VAL_COLUMNS = ("val_mse", "val_timing_mae_ms", "val_timing_rel_error", "val_miss_rate", "val_success")
+
+
+@dataclass(frozen=True)
+class RunKeys:
+    """The keys of a run, all derived from `train.seed`."""
+
+    init: jax.Array
+    train: jax.Array
+    eval: jax.Array
+
+    @classmethod
+    def from_seed(cls, seed: int) -> RunKeys:
+        k_init, k_train, k_eval = jax.random.split(jax.random.PRNGKey(seed), 3)
+        return cls(k_init, k_train, k_eval)
+
+
+def make_trainer(config: RunConfig, task) -> Trainer:
+    """The optimiser named by `train.trainer`."""
+    t = config.train
+    if t.trainer == "adam":
+        return adam_trainer(
+            task,
+            alpha=config.alpha,
+            sigma_rec=config.model.sigma_rec,
+            batch_size=t.batch_size,
+            learning_rate=t.adam.learning_rate,
+            clip_norm=t.adam.clip_norm,
+        )
+    raise ValueError(f"unknown trainer {t.trainer!r}")  # unreachable: the config is validated
+
+
+def make_evaluator(config: RunConfig, task, key: jax.Array) -> Callable[[Params], BehaviorMetrics]:
+    batch = task.validation_batch()
+    return lambda params: evaluate(
+        params,
+        task,
+        alpha=config.alpha,
+        sigma_rec=config.model.sigma_rec,
+        key=key,
+        repeats=config.train.val_noise_repeats,
+        batch=batch,
+    )
+
+
+def init_network(config: RunConfig, key: jax.Array, task) -> Params:
+    m = config.model
+    return init_params(key, m.n_units, n_inputs=task.n_inputs, n_outputs=task.n_outputs, g=m.g, x0_std=m.x0_std)
+
+
+def _config_digest(config: RunConfig, *, ignore_max_iters: bool = True) -> str:
+    data = config_to_dict(config)
+    if ignore_max_iters:
+        data["train"].pop("max_iters")
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def history_columns(trainer: Trainer) -> list[str]:
+    return ["iteration", "elapsed_s", *trainer.columns, "rejected", *VAL_COLUMNS]
+
+
+def save_checkpoint(run_dir: Path, state: LoopState, config: RunConfig, trainer: Trainer) -> None:
+    tensors = {
+        **io.pytree_to_tensors(state.params, "params"),
+        **io.pytree_to_tensors(state.opt_state, "opt_state"),
+        **io.pytree_to_tensors(state.best_params, "best"),
+        **history_to_tensors(state.history),
+    }
+    meta = {
+        "iteration": state.iteration,
+        "elapsed_s": state.elapsed_s,
+        "best_metrics": state.best_metrics,
+        "best_iteration": state.best_iteration,
+        "success_iteration": state.success_iteration,
+        "success_elapsed_s": state.success_elapsed_s,
+        "rejected_in_a_row": state.rejected_in_a_row,
+        "stopped": state.stopped,
+        "trainer": trainer.name,
+        "config_sha256": _config_digest(config),
+    }
+    io.save_tensors(run_dir / io.CHECKPOINT_FILE, tensors, kind="checkpoint", meta=meta)
+    io.write_csv(run_dir / io.HISTORY_FILE, state.history, history_columns(trainer))
+
+
+def load_checkpoint(run_dir: Path, config: RunConfig, trainer: Trainer, template: LoopState) -> LoopState:
+    path = run_dir / io.CHECKPOINT_FILE
+    tensors, meta = io.load_tensors(path, kind="checkpoint")
+    if meta.get("config_sha256") != _config_digest(config):
+        raise FileFormatError(f"{path}: written for a different configuration than {run_dir / io.CONFIG_FILE}")
+    try:
+        return LoopState(
+            iteration=int(meta["iteration"]),
+            params=io.tensors_to_pytree(template.params, tensors, "params", path),
+            opt_state=io.tensors_to_pytree(template.opt_state, tensors, "opt_state", path),
+            best_params=io.tensors_to_pytree(template.best_params, tensors, "best", path),
+            best_metrics=meta["best_metrics"],
+            best_iteration=int(meta["best_iteration"]),
+            success_iteration=meta["success_iteration"],
+            success_elapsed_s=meta["success_elapsed_s"],
+            elapsed_s=float(meta["elapsed_s"]),
+            rejected_in_a_row=int(meta["rejected_in_a_row"]),
+            history=history_from_tensors(tensors),
+            stopped=str(meta["stopped"]),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise FileFormatError(f"{path}: incomplete checkpoint metadata ({error})") from None
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    run_dir: Path
+    params: Params  # the best network validated
+    metrics: BehaviorMetrics  # of that network, on the validation batch
+    summary: dict
+
+
+def train_run(
+    config: RunConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> TrainResult:
+    """Train the network of `config` into `run_dir`, or continue it there with `resume`."""
+    run_dir = Path(run_dir)
+    task = make_task(config.task)
+    keys = RunKeys.from_seed(config.train.seed)
+    trainer = make_trainer(config, task)
+    params = init_network(config, keys.init, task)
+    state = initial_state(params, trainer)
+    if resume:
+        io.require_run_dir(run_dir, trained=False)
+        saved = load_config(run_dir / io.CONFIG_FILE)
+        if _config_digest(saved) != _config_digest(config):
+            raise RunDirError(
+                f"the config differs from {run_dir / io.CONFIG_FILE}; only train.max_iters may change on --resume"
+            )
+        if (run_dir / io.CHECKPOINT_FILE).exists():
+            state = load_checkpoint(run_dir, config, trainer, state)
+            if state.stopped == "max_iters" and state.iteration < config.train.max_iters:
+                state.stopped = ""  # asked to train longer
+    else:
+        io.prepare_new_run_dir(run_dir)
+    io.write_toml(run_dir / io.CONFIG_FILE, config_to_dict(config))
+
+    evaluator = make_evaluator(config, task, keys.eval)
+    state = run_loop(
+        state,
+        trainer,
+        train_key=keys.train,
+        evaluate=evaluator,
+        max_iters=config.train.max_iters,
+        eval_every=config.train.eval_every,
+        stop_on_success=config.train.stop_on_success,
+        checkpoint_every=config.train.checkpoint_every,
+        save_checkpoint=lambda s: save_checkpoint(run_dir, s, config, trainer),
+        on_progress=on_progress,
+    )
+    save_checkpoint(run_dir, state, config, trainer)
+    metrics = evaluator(state.best_params)
+    summary = {
+        "trainer": trainer.name,
+        "iterations": state.iteration,
+        "elapsed_s": state.elapsed_s,
+        "stopped": state.stopped,
+        "best_iteration": state.best_iteration,
+        "success_iteration": state.success_iteration,
+        "time_to_success_s": state.success_elapsed_s,
+        "n_units": config.model.n_units,
+    }
+    io.save_params(run_dir / io.PARAMS_FILE, state.best_params, meta={"iteration": state.best_iteration, "task": config.task.name})
+    io.write_json(run_dir / io.METRICS_FILE, {"validation": metrics.to_dict(), "training": summary})
+    return TrainResult(run_dir, state.best_params, metrics, summary)
+
+
+def load_run(run_dir: str | Path) -> tuple[RunConfig, Params]:
+    """The config and trained parameters of a run directory, checked against each other."""
+    run_dir = io.require_run_dir(run_dir)
+    config = load_config(run_dir / io.CONFIG_FILE)
+    params, _ = io.load_params(run_dir / io.PARAMS_FILE)
+    task = make_task(config.task)
+    n, n_in, n_out = params.W_rec.shape[0], params.W_in.shape[1], params.W_out.shape[0]
+    if (n, n_in, n_out) != (config.model.n_units, task.n_inputs, task.n_outputs):
+        raise FileFormatError(
+            f"{run_dir / io.PARAMS_FILE}: a network of {n} units, {n_in} inputs and {n_out} outputs does not "
+            f"match {run_dir / io.CONFIG_FILE} ({config.model.n_units} units, task {config.task.name})"
+        )
+    return config, params
