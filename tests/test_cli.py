@@ -20,9 +20,12 @@ val_trials_per_interval = 2
 n_units = 8
 [train]
 max_iters = 6
-batch_size = 4
 eval_every = 3
 checkpoint_every = 3
+[train.hf]
+gradient_batch_size = 8
+curvature_batch_size = 4
+cg_max_iters = 10
 """
 
 

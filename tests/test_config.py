@@ -32,7 +32,7 @@ def test_defaults_are_the_design_defaults():
         ({"model": {"n_units": 12.5}}, "model.n_units = 12.5 is not allowed: Input should be a valid integer"),
         ({"model": {"tau": 3.0}}, "run.toml: unknown field 'model.tau'; allowed here: g, n_units, sigma_rec, tau_ms, x0_std"),
         ({"bogus": 1}, "unknown field 'bogus'; allowed here: model, task, train"),
-        ({"train": {"trainer": "sgd"}}, "train.trainer = 'sgd' is not allowed: Input should be 'adam'"),
+        ({"train": {"trainer": "sgd"}}, "train.trainer = 'sgd' is not allowed: Input should be 'hf' or 'adam'"),
         ({"preset": "nope"}, "preset = 'nope' is not allowed: choose one of default, wang2018"),
         ({"task": {"set_delay_ms": [200.0, 100.0]}}, "task.set_delay_ms = [200.0, 100.0] is not allowed: must be [low, high]"),
         ({"task": {"dt_ms": 200.0, "set_duration_ms": 200.0}}, "run.toml: task.dt_ms (=200.0) must not exceed model.tau_ms (=100.0)"),
@@ -43,6 +43,13 @@ def test_defaults_are_the_design_defaults():
 )
 def test_bad_values_get_one_clear_line(data, expected):
     assert expected in _error(data)
+
+
+def test_validation_and_checkpoint_frequency_depend_on_the_trainer():
+    hf, adam = config_from_dict({}).train, config_from_dict({"train": {"trainer": "adam"}}).train
+    assert hf.trainer == "hf" and (hf.eval_every, hf.checkpoint_every) == (1, 5)
+    assert (adam.eval_every, adam.checkpoint_every) == (10, 50)
+    assert config_from_dict({"train": {"trainer": "adam", "eval_every": 3}}).train.eval_every == 3
 
 
 def test_preset_values_can_be_overridden():

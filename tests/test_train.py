@@ -44,15 +44,16 @@ def test_same_seed_gives_identical_parameters_after_20_steps(tiny_config, tmp_pa
 
 
 def test_training_lowers_the_loss(tiny_config, tmp_path):
-    config = tiny_config.model_copy(update={"train": tiny_config.train.model_copy(update={"max_iters": 60})})
+    n_iters = 60 if tiny_config.train.trainer == "adam" else 15
+    config = tiny_config.model_copy(update={"train": tiny_config.train.model_copy(update={"max_iters": n_iters})})
     result = train_run(config, tmp_path / "run")
     rows = list(io.read_rows(tmp_path / "run" / io.HISTORY_FILE))
     losses = [float(r["loss"]) for r in rows]
-    assert len(rows) == 60
-    assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:5])
+    assert len(rows) == n_iters
+    assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:3])
     assert (tmp_path / "run" / io.PARAMS_FILE).exists() and (tmp_path / "run" / io.METRICS_FILE).exists()
     metrics = io.read_json(tmp_path / "run" / io.METRICS_FILE)
-    assert metrics["training"]["iterations"] == 60
+    assert metrics["training"]["iterations"] == n_iters
     assert metrics["validation"]["mse"] == pytest.approx(result.metrics.mse)
 
 
@@ -128,7 +129,8 @@ def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tiny_config,
     assert [int(r["iteration"]) for r in rows] == list(range(1, 21))
 
 
-def test_new_run_never_overwrites(tiny_config, tmp_path):
+def test_new_run_never_overwrites(tiny_adam_config, tmp_path):
+    tiny_config = tiny_adam_config
     train_run(tiny_config, tmp_path / "run")
     before = (tmp_path / "run" / io.PARAMS_FILE).read_bytes()
     with pytest.raises(RunDirError, match="already holds a run"):
@@ -142,14 +144,15 @@ def test_new_run_never_overwrites(tiny_config, tmp_path):
     assert (other / "notes.txt").read_text() == "mine"
 
 
-def test_resume_refuses_a_different_config(tiny_config, tmp_path):
+def test_resume_refuses_a_different_config(tiny_adam_config, tmp_path):
+    tiny_config = tiny_adam_config
     train_run(tiny_config, tmp_path / "run")
     changed = tiny_config.model_copy(update={"model": tiny_config.model.model_copy(update={"n_units": 17})})
     with pytest.raises(RunDirError, match="config differs"):
         train_run(changed, tmp_path / "run", resume=True)
 
 
-def test_non_finite_steps_are_rejected_and_training_stops_after_ten(tiny_config, tmp_path):
+def test_non_finite_steps_are_rejected_and_training_stops_after_ten():
     from rnncondense.rnn import init_params
 
     params = init_params(jax.random.PRNGKey(0), 4)

@@ -49,22 +49,70 @@ class ModelConfig(_Strict):
 
 
 class AdamConfig(_Strict):
+    batch_size: Annotated[int, Field(ge=1, le=4096)] = 64
     learning_rate: PositiveFloat = 1e-3
     clip_norm: PositiveFloat = 1.0  # global gradient-norm clip
+
+
+class HFConfig(_Strict):
+    """Hessian-free settings; the constants default to Martens' reference code (REFERENCES.md)."""
+
+    gradient_batch_size: Annotated[int, Field(ge=1, le=4096)] = 256
+    curvature_batch_size: Annotated[int, Field(ge=1, le=4096)] = 64
+    initial_damping: PositiveFloat = 1.0  # lambda
+    structural_damping: NonNegativeFloat = 1.0 / 30.0  # mu
+    damping_boost: Annotated[float, Field(gt=1, allow_inf_nan=False)] = 1.5  # rho < 1/4
+    damping_drop: Annotated[float, Field(gt=0, lt=1)] = 2.0 / 3.0  # rho > 3/4
+    rho_low: Annotated[float, Field(ge=0, lt=1)] = 0.25
+    rho_high: Annotated[float, Field(gt=0, le=1)] = 0.75
+    min_damping: PositiveFloat = 1e-6
+    max_damping: PositiveFloat = 1e8
+    nonfinite_damping_boost: Annotated[float, Field(gt=1, allow_inf_nan=False)] = 10.0
+    cg_max_iters: Annotated[int, Field(ge=1, le=10000)] = 250
+    cg_progress_tol: PositiveFloat = 5e-4
+    cg_window_min: Annotated[int, Field(ge=1)] = 10
+    cg_window_frac: Annotated[float, Field(ge=0, le=1)] = 0.1
+    cg_decay: Annotated[float, Field(ge=0, le=1)] = 0.95
+    backtrack_base: PositiveFloat = 5.0
+    backtrack_growth: Annotated[float, Field(gt=1, allow_inf_nan=False)] = 1.3
+    armijo_c: Annotated[float, Field(gt=0, lt=1)] = 1e-2
+    line_search_shrink: Annotated[float, Field(gt=0, lt=1)] = 0.8
+    line_search_max_tries: Annotated[int, Field(ge=1, le=1000)] = 60
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HFConfig:
+        if self.curvature_batch_size > self.gradient_batch_size:
+            raise ValueError(
+                f"train.hf.curvature_batch_size (={self.curvature_batch_size}) must not exceed "
+                f"train.hf.gradient_batch_size (={self.gradient_batch_size})"
+            )
+        if self.rho_low >= self.rho_high:
+            raise ValueError(f"train.hf.rho_low (={self.rho_low}) must be below train.hf.rho_high (={self.rho_high})")
+        if self.min_damping >= self.max_damping:
+            raise ValueError(f"train.hf.min_damping (={self.min_damping}) must be below train.hf.max_damping (={self.max_damping})")
+        return self
 
 
 class TrainConfig(_Strict):
     """How a network is trained, validated and checkpointed."""
 
-    trainer: Literal["adam"] = "adam"
+    trainer: Literal["hf", "adam"] = "hf"
     seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
     max_iters: Annotated[int, Field(ge=1)] = 3000
-    batch_size: Annotated[int, Field(ge=1, le=4096)] = 64
-    eval_every: Annotated[int, Field(ge=1)] = 10
-    checkpoint_every: Annotated[int, Field(ge=1)] = 50
+    eval_every: Annotated[int, Field(ge=1)] = 1  # default: 1 for hf, 10 for adam
+    checkpoint_every: Annotated[int, Field(ge=1)] = 5  # default: 5 for hf, 50 for adam
     stop_on_success: bool = True
     val_noise_repeats: Annotated[int, Field(ge=1, le=64)] = 2  # noise draws per validation trial
     adam: AdamConfig = AdamConfig()
+    hf: HFConfig = HFConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _per_trainer_defaults(cls, data: Any) -> Any:
+        """An HF iteration costs as much as dozens of Adam steps: validate and checkpoint more often."""
+        if isinstance(data, dict) and data.get("trainer") == "adam":
+            data = {"eval_every": 10, "checkpoint_every": 50, **data}
+        return data
 
 
 class RunConfig(_Strict):

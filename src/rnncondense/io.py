@@ -29,6 +29,8 @@ from rnncondense.rnn import Params
 FORMAT = "rnncondense"
 FORMAT_VERSION = "1"
 MAX_HEADER_BYTES = 100 * 1024 * 1024
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 # ------------------------------------------------------------------------------ atomic writes
@@ -40,6 +42,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the usual permissions
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

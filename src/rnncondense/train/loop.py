@@ -95,23 +95,16 @@ def run_loop(
             params, opt_state, info = trainer.step(state.params, state.opt_state, key)
             info = {name: float(value) for name, value in info.items()}
             state.iteration += 1
-            if math.isfinite(info["loss"]) and _finite(params):
+            if info.get("rejected"):  # the trainer refused its own step and adapted its state
+                state.opt_state = opt_state
+            elif math.isfinite(info["loss"]) and _finite(params):
                 state.params, state.opt_state = params, opt_state
-                state.rejected_in_a_row = 0
             else:
                 state.opt_state = trainer.on_reject(state.opt_state)
-                state.rejected_in_a_row += 1
                 info["rejected"] = 1.0
-                if state.rejected_in_a_row >= MAX_REJECTED_IN_A_ROW:
-                    state.elapsed_s = time.perf_counter() - start
-                    if save_checkpoint:
-                        save_checkpoint(state)
-                    raise TrainingDiverged(
-                        f"training diverged: {MAX_REJECTED_IN_A_ROW} steps in a row gave NaN or inf "
-                        f"(last at iteration {state.iteration}); the last good state is kept"
-                    )
+            state.rejected_in_a_row = state.rejected_in_a_row + 1 if info.get("rejected") else 0
             row = {"iteration": state.iteration, **info}
-            if state.iteration % eval_every == 0 or state.iteration == max_iters:
+            if (state.iteration % eval_every == 0 or state.iteration == max_iters) and not info.get("rejected"):
                 metrics = evaluate(state.params)
                 row.update({f"val_{k}": getattr(metrics, k) for k in ("mse", "timing_mae_ms", "timing_rel_error", "miss_rate")})
                 row["val_success"] = float(metrics.success)
@@ -128,6 +121,13 @@ def run_loop(
             state.history.append(row)
             if on_progress:
                 on_progress(Progress(state.iteration, max_iters, info, metrics, state.elapsed_s))
+            if state.rejected_in_a_row >= MAX_REJECTED_IN_A_ROW:
+                if save_checkpoint:
+                    save_checkpoint(state)
+                raise TrainingDiverged(
+                    f"training diverged: {MAX_REJECTED_IN_A_ROW} steps in a row gave NaN or inf "
+                    f"(last at iteration {state.iteration}); the last good state is kept"
+                )
             if save_checkpoint and checkpoint_every and state.iteration % checkpoint_every == 0:
                 save_checkpoint(state)
     except KeyboardInterrupt:

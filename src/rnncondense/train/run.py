@@ -16,9 +16,9 @@ from rnncondense.config import RunConfig, config_to_dict, load_config
 from rnncondense.errors import FileFormatError, RunDirError
 from rnncondense.rnn import Params, init_params
 from rnncondense.tasks import make_task
-from rnncondense.train.adam import adam_trainer
 from rnncondense.train.loop import LoopState, Progress, history_from_tensors, history_to_tensors, initial_state, run_loop
 from rnncondense.train.trainer import Trainer
+from rnncondense.train.trainers import make_trainer
 
 VAL_COLUMNS = ("val_mse", "val_timing_mae_ms", "val_timing_rel_error", "val_miss_rate", "val_success")
 
@@ -35,21 +35,6 @@ class RunKeys:
     def from_seed(cls, seed: int) -> RunKeys:
         k_init, k_train, k_eval = jax.random.split(jax.random.PRNGKey(seed), 3)
         return cls(k_init, k_train, k_eval)
-
-
-def make_trainer(config: RunConfig, task) -> Trainer:
-    """The optimiser named by `train.trainer`."""
-    t = config.train
-    if t.trainer == "adam":
-        return adam_trainer(
-            task,
-            alpha=config.alpha,
-            sigma_rec=config.model.sigma_rec,
-            batch_size=t.batch_size,
-            learning_rate=t.adam.learning_rate,
-            clip_norm=t.adam.clip_norm,
-        )
-    raise ValueError(f"unknown trainer {t.trainer!r}")  # unreachable: the config is validated
 
 
 def make_evaluator(config: RunConfig, task, key: jax.Array) -> Callable[[Params], BehaviorMetrics]:

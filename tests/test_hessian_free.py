@@ -1,0 +1,235 @@
+"""Hessian-free: curvature products against explicit Jacobians, CG, damping, descent, bad input, NaN."""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.flatten_util import ravel_pytree
+
+from rnncondense import rnn
+from rnncondense.config import config_from_dict
+from rnncondense.errors import ConfigError, TrainingDiverged
+from rnncondense.tasks import CueSetGo, CueSetGoConfig
+from rnncondense.train.hessian_free import (
+    backtrack_indices,
+    conjugate_gradient,
+    gauss_newton_operator,
+    hessian_free,
+    levenberg_marquardt,
+)
+from rnncondense.train.loop import initial_state, run_loop
+from rnncondense.train.loss import masked_mse
+from rnncondense.train.trainer import Trainer
+from rnncondense.train.trainers import hf_trainer
+
+ALPHA = 0.2
+
+
+def _model(params, batch, key):
+    traj = rnn.simulate_time_major(params, jnp.swapaxes(batch.inputs, 0, 1), alpha=ALPHA)
+    return jnp.swapaxes(traj.outputs, 0, 1), jnp.swapaxes(traj.rates, 0, 1)
+
+
+def _loss(outputs, batch):
+    return masked_mse(outputs, batch.targets, batch.mask)
+
+
+def _tiny_problem(dtype=jnp.float64):
+    task = CueSetGo(CueSetGoConfig(dt_ms=100.0, set_duration_ms=100.0, intervals_ms=[500.0, 700.0], tail_ms=100.0, cue_noise_std=0.0))
+    batch = jax.tree.map(lambda a: a.astype(dtype) if a.dtype == jnp.float32 else a, task.sample(jax.random.PRNGKey(0), 3))
+    params = rnn.init_params(jax.random.PRNGKey(1), 5, g=1.2, x0_std=0.3, dtype=dtype)
+    params = params._replace(W_out=0.3 * jax.random.normal(jax.random.PRNGKey(2), (1, 5), dtype))
+    return params, batch
+
+
+def test_gauss_newton_product_equals_explicit_jacobian_product():
+    """G v = J^T H J v, with J from jax.jacfwd of the step-by-step reference simulator."""
+    with jax.enable_x64(True):
+        params, batch = _tiny_problem()
+        flat, unravel = ravel_pytree(params)
+        key = jax.random.PRNGKey(0)
+
+        def reference(f):
+            traj = rnn.simulate_reference(unravel(f), jnp.swapaxes(batch.inputs, 0, 1), alpha=ALPHA)
+            return jnp.swapaxes(traj.outputs, 0, 1).ravel(), jnp.swapaxes(traj.rates, 0, 1).ravel()
+
+        j_out, j_hidden = jax.jacfwd(reference)(flat)  # (B T O, P), (B T N, P)
+        mask = np.asarray(batch.mask)
+        h_out = np.diag(2.0 * mask.ravel() / mask.sum())  # Hessian of the masked mean of squares (O = 1)
+        h_hidden = np.diag(np.repeat(2.0 * mask.ravel() / mask.sum(), 5))
+        v = jax.random.normal(jax.random.PRNGKey(3), flat.shape, jnp.float64)
+
+        matvec, quadratic, _ = gauss_newton_operator(_model, _loss, params, batch, key)
+        gv_explicit = j_out.T @ h_out @ j_out @ v
+        np.testing.assert_allclose(matvec(v), gv_explicit, rtol=1e-8, atol=1e-10)
+        assert float(quadratic(v)) == pytest.approx(float(v @ gv_explicit), rel=1e-8)
+
+        # structural damping: the extra term is weight * J_h^T H_S J_h v, and damping adds lambda v
+        weight, damping = 0.37, 0.05
+        matvec_s, _, _ = gauss_newton_operator(_model, _loss, params, batch, key, structural_weight=weight, damping=damping)
+        expected = gv_explicit + weight * j_hidden.T @ h_hidden @ j_hidden @ v + damping * v
+        np.testing.assert_allclose(matvec_s(v), expected, rtol=1e-8, atol=1e-10)
+
+
+def test_conjugate_gradient_solves_a_random_spd_system():
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(0)
+        q, _ = np.linalg.qr(rng.normal(size=(40, 40)))
+        a = q @ np.diag(np.logspace(0, 2, 40)) @ q.T
+        b = rng.normal(size=40)
+        result = conjugate_gradient(lambda x: jnp.asarray(a) @ x, jnp.asarray(b), jnp.zeros(40),
+                                    max_iters=200, progress_tol=1e-14)
+        np.testing.assert_allclose(result.x, np.linalg.solve(a, b), rtol=1e-6, atol=1e-8)
+        # phi is the quadratic objective and decreases monotonically
+        n = int(result.n_iters)
+        phi = np.asarray(result.phi[: n + 1])
+        assert np.all(np.diff(phi) <= 1e-12)
+        x = np.asarray(result.x)
+        assert phi[-1] == pytest.approx(0.5 * x @ a @ x - b @ x, rel=1e-10)
+        # the kept iterates are those at ceil(5 * 1.3^j), then the final one
+        kept = backtrack_indices(200)
+        assert list(kept[:6]) == [5, 7, 9, 11, 15, 19]
+        assert int(result.n_stored) == int(np.sum(kept < n)) + (0 if n in kept else 1)
+        np.testing.assert_array_equal(result.iterates[int(result.n_stored) - 1], result.x)
+
+
+def test_cg_stops_by_relative_progress():
+    """An ill-conditioned system (condition 1e6) CG cannot finish in 500 iterations: Martens' rule
+    stops it once the last k iterations improved phi by less than k * 5e-4 relative."""
+    rng = np.random.default_rng(1)
+    eigenvalues = np.logspace(0, 6, 2000).astype(np.float32)
+    b = (np.sqrt(eigenvalues) * rng.normal(size=2000)).astype(np.float32)
+    result = conjugate_gradient(lambda x: jnp.asarray(eigenvalues) * x, jnp.asarray(b), jnp.zeros(2000), max_iters=500)
+    n = int(result.n_iters)
+    assert 10 < n < 500
+    phi = np.asarray(result.phi)
+    for i in range(11, n):  # the rule did not hold earlier
+        k = max(10, int(np.ceil(0.1 * i)))
+        assert not (i > k and (phi[i] - phi[i - k]) / phi[i] < k * 5e-4)
+    k = max(10, int(np.ceil(0.1 * n)))
+    assert (phi[n] - phi[n - k]) / phi[n] < k * 5e-4
+    assert phi[n] > -0.5 * np.sum(b * b / eigenvalues)  # and it stopped short of the minimum
+
+
+@pytest.mark.parametrize(
+    "rho, expected",
+    [(0.1, 1.5), (-3.0, 1.5), (float("nan"), 1.5), (0.25, 1.0), (0.5, 1.0), (0.75, 1.0), (0.9, 2.0 / 3.0), (1.4, 2.0 / 3.0)],
+)
+def test_damping_reacts_to_rho(rho, expected):
+    assert levenberg_marquardt(0.3, rho) == pytest.approx(0.3 * expected)
+
+
+def test_damping_stays_within_bounds():
+    assert levenberg_marquardt(1e8, 0.0) == 1e8
+    assert levenberg_marquardt(1e-6, 1.0) == 1e-6
+
+
+class _Batch(NamedTuple):
+    inputs: jax.Array
+    targets: jax.Array
+    mask: jax.Array
+
+
+def test_update_lowers_damping_when_the_model_is_exact():
+    """A linear model with squared error: the Gauss-Newton quadratic is exact, so rho = 1."""
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(2)
+        x_data = jnp.asarray(rng.normal(size=(1, 30, 4)))
+        y = jnp.asarray(rng.normal(size=(1, 30, 1)))
+
+        batch = _Batch(x_data, y, jnp.ones((1, 30)))
+        model = lambda p, b, k: (b.inputs @ p["w"], b.inputs)  # noqa: E731
+        optimizer = hessian_free(initial_damping=0.5)
+        params = {"w": jnp.zeros((4, 1))}
+        state = optimizer.init(params)
+        params, state, info = optimizer.update(params, state, model_fn=model, loss_fn=_loss, grad_batch=batch,
+                                               curvature_batch=batch, key=jax.random.PRNGKey(0))
+        assert info["rho"] == pytest.approx(1.0, abs=1e-6)
+        assert float(state.damping) == pytest.approx(0.5 * 2 / 3)
+        assert info["step_rate"] == 1.0
+
+
+def test_hf_lowers_the_loss_at_every_accepted_step():
+    task = CueSetGo(CueSetGoConfig(intervals_ms=[500.0, 800.0], tail_ms=100.0))
+    trainer = hf_trainer(task, alpha=0.1, sigma_rec=0.05, gradient_batch_size=16, curvature_batch_size=8, cg_max_iters=30)
+    params = rnn.init_params(jax.random.PRNGKey(0), 12)
+    state = trainer.init(params)
+
+    def loss_on(p, key):  # the objective of the step: same trials and noise as the trainer draws
+        k_trials, k_noise = jax.random.split(key)
+        batch = jax.jit(task.sample, static_argnums=1)(k_trials, 16)
+        return float(masked_mse(rnn.simulate(p, batch.inputs, k_noise, alpha=0.1, sigma_rec=0.05).outputs, batch.targets, batch.mask))
+
+    accepted = 0
+    for i in range(8):
+        key = jax.random.PRNGKey(100 + i)
+        before = loss_on(params, key)
+        params_new, state, info = trainer.step(params, state, key)
+        assert info["loss"] == pytest.approx(before, rel=1e-4)
+        if info["step_rate"] > 0:
+            accepted += 1
+            assert loss_on(params_new, key) < before
+        params = params_new
+    assert accepted >= 6
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"initial_damping": 0.0}, "initial_damping = 0.0 is not allowed: must be > 0"),
+        ({"initial_damping": -1.0}, "initial_damping = -1.0 is not allowed"),
+        ({"structural_damping": -0.1}, "structural_damping = -0.1 is not allowed: must be >= 0"),
+        ({"cg_max_iters": 0}, "cg_max_iters = 0 is not allowed: must be an integer >= 1"),
+    ],
+)
+def test_bad_hyperparameters(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        hessian_free(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "hf, message",
+    [
+        ({"initial_damping": 0.0}, "train.hf.initial_damping = 0.0 is not allowed: Input should be greater than 0"),
+        ({"structural_damping": -0.5}, "train.hf.structural_damping = -0.5 is not allowed"),
+        ({"cg_max_iters": 0}, "train.hf.cg_max_iters = 0 is not allowed: Input should be greater than or equal to 1"),
+        ({"curvature_batch_size": 512}, "train.hf.curvature_batch_size (=512) must not exceed train.hf.gradient_batch_size (=256)"),
+    ],
+)
+def test_bad_hf_config(hf, message):
+    with pytest.raises(ConfigError) as info:
+        config_from_dict({"train": {"hf": hf}})
+    assert message in str(info.value)
+
+
+def test_non_finite_steps_are_rejected_damping_raised_and_training_stops_after_ten(tmp_path):
+    """Every step lands on NaN: each is rejected with lambda x 10; after ten the loop stops."""
+    task = CueSetGo(CueSetGoConfig(intervals_ms=[500.0], tail_ms=0.0))
+    params0 = rnn.init_params(jax.random.PRNGKey(0), 6)
+    reference = ravel_pytree(params0)[0]
+
+    def poisoned(params, batch, key):  # NaN anywhere but at the starting parameters
+        outputs, hidden = _model(params, batch, key)
+        moved = jnp.any(ravel_pytree(params)[0] != reference)
+        return jnp.where(moved, jnp.nan, outputs), hidden
+
+    optimizer = hessian_free(initial_damping=1.0, cg_max_iters=5, max_damping=1e12)
+    batch = task.sample(jax.random.PRNGKey(1), 4)
+
+    def step(params, state, key):
+        return optimizer.update(params, state, model_fn=poisoned, loss_fn=_loss, grad_batch=batch,
+                                curvature_batch=batch, key=key)
+
+    trainer = Trainer("hf", init=optimizer.init, step=step, columns=("loss", "lambda"))
+    saved = []
+    state = initial_state(params0, trainer)
+    with pytest.raises(TrainingDiverged, match="10 steps in a row gave NaN or inf"):
+        run_loop(state, trainer, train_key=jax.random.PRNGKey(0), evaluate=lambda p: None, max_iters=50,
+                 eval_every=1000, save_checkpoint=lambda s: saved.append(s.iteration))
+    lambdas = [row["lambda"] for row in state.history]
+    assert len(lambdas) == 10 and all(row["rejected"] == 1.0 for row in state.history)
+    np.testing.assert_allclose(np.diff(np.log10(lambdas)), 1.0, rtol=1e-6)  # x 10 after each rejection
+    assert saved == [10]
+    np.testing.assert_array_equal(ravel_pytree(state.params)[0], reference)  # the last good parameters
