@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench bench-baseline clean
 
 setup: $(STAMP)
 
@@ -25,6 +25,12 @@ test: setup
 
 bench: setup
 	$(PY) benchmarks/run.py --out benchmarks/results/bench.json
+
+# A throwaway environment with the `hessianfree` package (numpy < 2), only for the comparison in
+# benchmarks/bench_hessian_free.py; it is not a dependency of the project.
+bench-baseline:
+	$(PYTHON) -m venv .bench-baseline
+	.bench-baseline/bin/python -m pip install --quiet "numpy<2" "scipy<1.14" "matplotlib<3.9" hessianfree==0.4.0
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -10,6 +10,7 @@ from typing import Annotated, Callable, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -33,7 +34,7 @@ def user_errors(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except UserError as error:
-            console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             console.print("interrupted; the last checkpoint is kept, continue with --resume", highlight=False)
@@ -144,6 +145,64 @@ def plot(
     paths = plot_run(run, units=_parse_units(units))
     for path in paths:
         stdout.print(str(path))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@user_errors
+def circuits(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="lif, linear2, respiratory or ring.")],
+    out: Annotated[Optional[Path], typer.Option("--out", help="Directory for figures, animations and summary.json.")] = None,
+    params: Annotated[bool, typer.Option("--params", help="List the parameters of NAME with their defaults and exit.")] = False,
+) -> None:
+    """Run a classic circuit model: rnncondense circuits NAME [--param value ...] --out DIR."""
+    from rnncondense.circuits import CIRCUITS, describe_parameters, make_config, run_circuit
+
+    if name not in CIRCUITS:
+        raise UserError(f"unknown circuit {name!r}; choose one of {', '.join(CIRCUITS)}")
+    if params:
+        table = Table(title=f"{name}: {CIRCUITS[name].title}", title_justify="left")
+        for column in ("parameter", "default", "meaning"):
+            table.add_column(column)
+        for field, info in describe_parameters(CIRCUITS[name].config).items():
+            table.add_row(f"--{field}", str(info["default"]), info["description"])
+        stdout.print(table)
+        return
+    if out is None:
+        raise UserError("--out is required: the directory for the circuit's figures and summary.json")
+    overrides = _parse_pairs(ctx.args)
+    make_config(name, overrides)  # validate before anything runs
+    with Progress(TextColumn(f"[bold]{name}"), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("", total=None)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total)
+
+        summary = run_circuit(name, overrides, out, progress=progress)
+    if summary.get("text"):
+        stdout.print(summary["text"])
+    for file in summary["files"]:
+        stdout.print(str(Path(out) / file))
+
+
+def _parse_pairs(args: list[str]) -> dict[str, str]:
+    """['--D1', '0', '--n=300'] -> {'D1': '0', 'n': '300'}."""
+    pairs, i = {}, 0
+    while i < len(args):
+        flag = args[i]
+        if not flag.startswith("--") or len(flag) == 2:
+            raise UserError(f"unexpected argument {flag!r}: parameters are given as --name value")
+        if "=" in flag:
+            key, value = flag[2:].split("=", 1)
+            i += 1
+        elif i + 1 < len(args):
+            key, value = flag[2:], args[i + 1]
+            i += 2
+        else:
+            raise UserError(f"parameter {flag} has no value: give it as {flag} VALUE")
+        pairs[key] = value
+    return pairs
 
 
 def _parse_units(text: str | None) -> list[int] | None:
