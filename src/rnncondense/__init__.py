@@ -1,2 +1,58 @@
-"""rnncondense: train rate RNNs on timing tasks, analyse their solutions, condense them."""
+"""rnncondense: train rate RNNs on timing tasks, analyse their solutions, condense them.
+
+The public API is importable from the package root; modules load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+_API = {
+    # the network
+    "Params": "rnncondense.rnn",
+    "Trajectory": "rnncondense.rnn",
+    "init_params": "rnncondense.rnn",
+    "simulate": "rnncondense.rnn",
+    # tasks and configs
+    "CueSetGo": "rnncondense.tasks.cue_set_go",
+    "CueSetGoConfig": "rnncondense.tasks.cue_set_go",
+    "make_task": "rnncondense.tasks",
+    "RunConfig": "rnncondense.config",
+    "load_config": "rnncondense.config",
+    "config_from_dict": "rnncondense.config",
+    # training
+    "train_run": "rnncondense.train.run",
+    "load_run": "rnncondense.train.run",
+    "hessian_free": "rnncondense.train.hessian_free",
+    # analysis
+    "evaluate": "rnncondense.analysis.behavior",
+    "produced_intervals_ms": "rnncondense.analysis.behavior",
+    "condition_activity": "rnncondense.analysis.activity",
+    "time_normalized": "rnncondense.analysis.activity",
+    "pca": "rnncondense.analysis.pca",
+    "scaling_index": "rnncondense.analysis.scaling",
+    "ramp_fraction": "rnncondense.analysis.ramps",
+    "recurrent_spectrum": "rnncondense.analysis.spectrum",
+    "linearize": "rnncondense.analysis.spectrum",
+    "similarity": "rnncondense.analysis.similarity",
+    "solution_metrics": "rnncondense.analysis.summary",
+    "analyze_run": "rnncondense.analysis.summary",
+    # circuits
+    "run_circuit": "rnncondense.circuits",
+    "CIRCUITS": "rnncondense.circuits",
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'rnncondense' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

@@ -147,6 +147,32 @@ def plot(
         stdout.print(str(path))
 
 
+@app.command()
+@user_errors
+def analyze(
+    run: Annotated[Path, typer.Argument(help="A trained run directory.")],
+    k: Annotated[int, typer.Option(help="Top principal components for the PC scaling index and 3D plots.")] = 3,
+    n_trials: Annotated[int, typer.Option(min=1, max=256, help="Trials per interval to average.")] = 8,
+    noise: Annotated[bool, typer.Option(help="Average noisy trials instead of noise-free ones.")] = False,
+    figures: Annotated[bool, typer.Option(help="Draw the figures.")] = True,
+) -> None:
+    """Population structure and solution type: PCA, scaling index, ramps, eigenvalues; writes
+    RUN/analysis/activity.nc (NetCDF), RUN/analysis/metrics.json and figures."""
+    from rnncondense.analysis.summary import analyze_run
+
+    with console.status("analysing"):
+        result = analyze_run(run, k=k, n_trials=n_trials, noise=noise, figures=figures)
+    table = Table(title=f"{run}: solution type", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name in ("pcs_90", "participation_ratio", "scaling_index", "ramp_fraction", "spectral_radius"):
+        value = result.get(name)
+        table.add_row(name, "-" if value is None else f"{value:.3g}")
+    stdout.print(table)
+    for path in result["files"]:
+        stdout.print(path)
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 @user_errors
 def circuits(

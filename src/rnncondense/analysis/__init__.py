@@ -1,1 +1,14 @@
-"""Analyses of trained networks: behaviour, population structure, solution type."""
+"""Analyses of trained networks, one concept per module:
+
+    behavior     produced intervals and task metrics
+    activity     condition-averaged activity (xarray, NetCDF) and time normalisation
+    pca          principal components, pcs_90, participation ratio
+    scaling      scaling index (Wang et al. 2018)
+    ramps        ramp classification and ramp_fraction
+    spectrum     eigenvalues of W_rec and of the linearisation
+    similarity   Procrustes and CCA similarity between two networks' solutions
+    summary      solution_metrics in one call; analyze_run for a run directory
+
+The package root re-exports the public functions (`from rnncondense import solution_metrics`);
+this package imports nothing itself, so that training, which needs only `behavior`, stays light.
+"""
