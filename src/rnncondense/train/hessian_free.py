@@ -142,7 +142,8 @@ def gauss_newton_operator(
 ):
     """v -> (G + structural_weight S + damping I) v on flat vectors, and the unflatten function.
 
-    G = J_z^T H_L J_z with H_L the Hessian of `loss_fn` in the outputs; S = J_h^T H_S J_h with
+    G = J_z^T H_L J_z with H_L the Hessian of `loss_fn` in the outputs (which may be a pytree,
+    e.g. the task output and further terms of the objective); S = J_h^T H_S J_h with
     H_S = 2 m / sum(m) on the hidden states (m: the batch's loss mask, summed over units).
     The model is linearised once; each product is then one jvp and one transposed jvp.
     """
@@ -162,7 +163,8 @@ def gauss_newton_operator(
     def quadratic(v: Array) -> Array:
         """v^T G v (no damping, no structural term): one jvp."""
         dz, _ = jvp_fn(v)
-        return jnp.vdot(dz, jax.jvp(loss_grad, (outputs,), (dz,))[1])
+        h_dz = jax.jvp(loss_grad, (outputs,), (dz,))[1]
+        return sum(jnp.vdot(a, b) for a, b in zip(jax.tree_util.tree_leaves(dz), jax.tree_util.tree_leaves(h_dz)))
 
     return matvec, quadratic, unravel
 
