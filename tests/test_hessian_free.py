@@ -22,7 +22,7 @@ from rnncondense.train.hessian_free import (
 from rnncondense.train.loop import initial_state, run_loop
 from rnncondense.train.loss import masked_mse
 from rnncondense.train.trainer import Trainer
-from rnncondense.train.trainers import hf_trainer
+from rnncondense.train.trainers import hf_trainer, task_objective
 
 ALPHA = 0.2
 
@@ -153,7 +153,8 @@ def test_update_lowers_damping_when_the_model_is_exact():
 
 def test_hf_lowers_the_loss_at_every_accepted_step():
     task = CueSetGo(CueSetGoConfig(intervals_ms=[500.0, 800.0], tail_ms=100.0))
-    trainer = hf_trainer(task, alpha=0.1, sigma_rec=0.05, gradient_batch_size=16, curvature_batch_size=8, cg_max_iters=30)
+    trainer = hf_trainer(task_objective(task, alpha=0.1, sigma_rec=0.05), gradient_batch_size=16, curvature_batch_size=8,
+                         cg_max_iters=30)
     params = rnn.init_params(jax.random.PRNGKey(0), 12)
     state = trainer.init(params)
 

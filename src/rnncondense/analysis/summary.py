@@ -66,6 +66,7 @@ def solution_metrics(
     ramp_min_change: float = 0.05,
     ramp_tolerance: float = 0.1,
     spectrum: bool = True,
+    alive: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Solution-type metrics of a network on the task of `config`.
 
@@ -80,6 +81,9 @@ def solution_metrics(
         normalize_by: "produced" (Wang et al. 2018) or "target" interval.
         ramp_min_change, ramp_tolerance: the ramp test (`classify_ramps`).
         spectrum: also compute the eigenvalues of W_rec (O(N^3)).
+        alive: (N,) mask of the units that belong to the network, for a network kept at full
+            size whose removed units have no outgoing weights (condense.merge); the others are
+            left out of every metric. Default: all units.
 
     Returns:
         dict with JSON-ready entries
@@ -95,9 +99,13 @@ def solution_metrics(
         `json_metrics` keeps the JSON-ready part. The network's size is its own (W_rec), not
         `config.model.n_units`, so condensed networks can be measured with their original config.
     """
-    n_units = int(params.W_rec.shape[0])
+    units = np.arange(params.W_rec.shape[0]) if alive is None else np.flatnonzero(np.asarray(alive, bool))
+    n_units = int(units.size)
     k = _check_k(k, n_units)
     activity = condition_activity(params, config, key=key, n_trials=n_trials)
+    if alive is not None:
+        activity = activity.isel(unit=units)
+        activity.attrs["n_units"] = n_units
     trajectories = time_normalized(activity, n_phase=n_phase, normalize_by=normalize_by)
     x = trajectories.values
     pcs = pca(x)
@@ -110,7 +118,7 @@ def solution_metrics(
     scaling_units = scaling_index(x)
     scaling_pcs = scaling_index(scores)
     ramps = classify_ramps(x, min_change=ramp_min_change, tolerance=ramp_tolerance)
-    eigen = recurrent_spectrum(params.W_rec) if spectrum else None
+    eigen = recurrent_spectrum(np.asarray(params.W_rec)[np.ix_(units, units)]) if spectrum else None
     return {
         "n_units": n_units,
         "pcs_90": int(pcs.pcs_90),

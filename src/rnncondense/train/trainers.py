@@ -1,6 +1,14 @@
-"""Trainers for a task: Adam and Hessian-free, each drawing fresh trials every iteration."""
+"""Trainers: Adam and Hessian-free over an Objective, fresh trials every iteration.
+
+An Objective says what is minimised: how to draw a batch, the model's outputs (a pytree) and
+hidden rates on it, and a loss convex in those outputs (Hessian-free needs that for its
+Gauss-Newton curvature). The task objective is the masked squared error of the output; the
+condensation schedules add further terms (condense.preserve).
+"""
 
 from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
 
 import jax
 import optax
@@ -9,21 +17,48 @@ from rnncondense.config import RunConfig
 from rnncondense.rnn import Params, simulate
 from rnncondense.tasks.cue_set_go import CueSetGo, TrialBatch
 from rnncondense.train.hessian_free import hessian_free
-from rnncondense.train.loss import make_loss, masked_mse
+from rnncondense.train.loss import masked_mse
 from rnncondense.train.trainer import Trainer
 
 
-def adam_trainer(
-    task: CueSetGo, *, alpha: float, sigma_rec: float, batch_size: int, learning_rate: float, clip_norm: float
-) -> Trainer:
+class Objective(NamedTuple):
+    sample: Callable[[Params, jax.Array, int], Any]  # (params, key, n_trials) -> batch
+    model: Callable[[Params, Any, jax.Array], tuple[Any, jax.Array]]  # -> (outputs, hidden rates (B, T, N))
+    loss: Callable[[Any, Any], jax.Array]  # (outputs, batch) -> scalar, convex in outputs
+    minibatch: Callable[[Any, int, int], Any]  # (batch, start, size) -> curvature minibatch
+
+
+def _trials(batch: TrialBatch, start: int, size: int) -> TrialBatch:
+    return jax.tree.map(lambda a: a[start : start + size], batch)
+
+
+def task_objective(task: CueSetGo, *, alpha: float, sigma_rec: float) -> Objective:
+    """Masked squared error of the output on fresh trials of `task`, with recurrent noise."""
+
+    def sample(params: Params, key: jax.Array, n_trials: int) -> TrialBatch:
+        return task.sample(key, n_trials)
+
+    def model(params: Params, batch: TrialBatch, key: jax.Array):
+        traj = simulate(params, batch.inputs, key, alpha=alpha, sigma_rec=sigma_rec)
+        return traj.outputs, traj.rates
+
+    def loss(outputs: jax.Array, batch: TrialBatch) -> jax.Array:
+        return masked_mse(outputs, batch.targets, batch.mask)
+
+    return Objective(sample, model, loss, _trials)
+
+
+def adam_trainer(objective: Objective, *, batch_size: int, learning_rate: float, clip_norm: float) -> Trainer:
     """One clipped Adam step on `batch_size` fresh trials per iteration."""
     optimizer = optax.chain(optax.clip_by_global_norm(clip_norm), optax.adam(learning_rate))
-    loss_fn = make_loss(alpha=alpha, sigma_rec=sigma_rec)
+
+    def loss_fn(params: Params, batch: Any, key: jax.Array) -> jax.Array:
+        return objective.loss(objective.model(params, batch, key)[0], batch)
 
     @jax.jit
     def step(params: Params, opt_state: optax.OptState, key: jax.Array):
         k_trials, k_noise = jax.random.split(key)
-        batch = task.sample(k_trials, batch_size)
+        batch = objective.sample(jax.lax.stop_gradient(params), k_trials, batch_size)
         loss, grads = jax.value_and_grad(loss_fn)(params, batch, k_noise)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, {"loss": loss, "grad_norm": optax.tree.norm(grads)}
@@ -31,15 +66,7 @@ def adam_trainer(
     return Trainer(name="adam", init=optimizer.init, step=step, columns=("loss", "grad_norm"))
 
 
-def hf_trainer(
-    task: CueSetGo,
-    *,
-    alpha: float,
-    sigma_rec: float,
-    gradient_batch_size: int,
-    curvature_batch_size: int,
-    **hyper,
-) -> Trainer:
+def hf_trainer(objective: Objective, *, gradient_batch_size: int, curvature_batch_size: int, **hyper) -> Trainer:
     """One Hessian-free iteration per step: gradient on `gradient_batch_size` fresh trials,
     curvature products on a minibatch of `curvature_batch_size` of them, cycled through the batch.
 
@@ -48,42 +75,36 @@ def hf_trainer(
     """
     optimizer = hessian_free(**hyper)
     n_chunks = max(gradient_batch_size // curvature_batch_size, 1)
-
-    def model_fn(params: Params, batch: TrialBatch, key: jax.Array):
-        traj = simulate(params, batch.inputs, key, alpha=alpha, sigma_rec=sigma_rec)
-        return traj.outputs, traj.rates
-
-    def loss_fn(outputs: jax.Array, batch: TrialBatch) -> jax.Array:
-        return masked_mse(outputs, batch.targets, batch.mask)
-
-    sample = jax.jit(task.sample, static_argnums=1)
+    sample = jax.jit(objective.sample, static_argnums=2)
 
     def step(params: Params, state, key: jax.Array):
         k_trials, k_noise = jax.random.split(key)
-        batch = sample(k_trials, gradient_batch_size)
+        batch = sample(params, k_trials, gradient_batch_size)
         start = (int(state.count) % n_chunks) * curvature_batch_size
-        curvature = jax.tree.map(lambda a: a[start : start + curvature_batch_size], batch)
         return optimizer.update(
-            params, state, model_fn=model_fn, loss_fn=loss_fn, grad_batch=batch, curvature_batch=curvature, key=k_noise
+            params,
+            state,
+            model_fn=objective.model,
+            loss_fn=objective.loss,
+            grad_batch=batch,
+            curvature_batch=objective.minibatch(batch, start, curvature_batch_size),
+            key=k_noise,
         )
 
-    def on_reject(state):
-        return state._replace(damping=state.damping * hyper.get("nonfinite_damping_boost", 10.0))
-
+    boost = hyper.get("nonfinite_damping_boost", 10.0)
     return Trainer(
         name="hf",
         init=optimizer.init,
         step=step,
         columns=("loss", "lambda", "rho", "cg_iters", "step_norm", "step_rate"),
-        on_reject=on_reject,
+        on_reject=lambda state: state._replace(damping=state.damping * boost),
     )
 
 
-def make_trainer(config: RunConfig, task: CueSetGo) -> Trainer:
-    """The optimiser named by `train.trainer`, with its settings from the config."""
+def make_trainer(config: RunConfig, task: CueSetGo, objective: Objective | None = None) -> Trainer:
+    """The optimiser named by `train.trainer` for `objective` (default: the task's)."""
+    objective = objective or task_objective(task, alpha=config.alpha, sigma_rec=config.model.sigma_rec)
     t = config.train
-    common = dict(alpha=config.alpha, sigma_rec=config.model.sigma_rec)
     if t.trainer == "adam":
-        return adam_trainer(task, **common, **t.adam.model_dump())
-    hf = t.hf.model_dump()
-    return hf_trainer(task, **common, **hf)
+        return adam_trainer(objective, **t.adam.model_dump())
+    return hf_trainer(objective, **t.hf.model_dump())
