@@ -173,6 +173,62 @@ def analyze(
         stdout.print(path)
 
 
+@app.command()
+@user_errors
+def condense(
+    run: Annotated[Path, typer.Argument(help="A trained run directory.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for the condensation (steps, summary, figures).")],
+    method: Annotated[str, typer.Option(help="one-shot, iterative, preserving or canonical.")] = "iterative",
+    similarity: Annotated[str, typer.Option(help="Unit similarity: pca, correlation or cosine.")] = "pca",
+    operator: Annotated[str, typer.Option(help="Merge operator: seed, affine or least-squares.")] = "least-squares",
+    pairs: Annotated[int, typer.Option(help="Pairs merged per step (iterative, preserving).")] = 10,
+    target: Annotated[Optional[int], typer.Option(help="Target number of units (default: half).")] = None,
+    retrain_iters: Annotated[int, typer.Option(help="At most this many retraining iterations per step.")] = 100,
+    k: Annotated[int, typer.Option(help="Principal components for pca similarity and alignment.")] = 3,
+    ridge: Annotated[float, typer.Option(help="Least-squares ridge per sample.")] = 1e-3,
+    weight: Annotated[float, typer.Option(help="Weight of the alignment term (preserving).")] = 0.02,
+    clusters: Annotated[str, typer.Option(help="Canonical: numbers of response types, decreasing.")] = "64,32,16,12,8,6,4,3,2",
+    max_merges: Annotated[Optional[int], typer.Option(help="One-shot: stop after this many merges.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the recordings and retraining.")] = 0,
+    resume: Annotated[bool, typer.Option(help="Continue the condensation in --out.")] = False,
+) -> None:
+    """Condense a trained network by merging similar units; every step is saved as it finishes."""
+    from rnncondense.condense.config import condense_config
+    from rnncondense.condense.run import condense_run
+
+    settings = condense_config(
+        {
+            "method": method, "similarity": similarity, "operator": operator, "pairs_per_step": pairs,
+            "target_units": target, "retrain_iters": retrain_iters, "k": k, "ridge": ridge,
+            "preserve_weight": weight, "clusters": _parse_ints(clusters, "--clusters"), "max_merges": max_merges,
+            "seed": seed,
+        },
+        source="condense",
+    )
+
+    def report(record: dict) -> None:
+        parts = [f"step {record['step']}", f"{record['n_units']} units", "success" if record["success"] else "FAILED",
+                 f"timing err {record['timing_rel_error']:.1%}" if record["timing_rel_error"] is not None else "no timing"]
+        if record.get("similarity_procrustes") is not None:
+            parts.append(f"similarity {record['similarity_procrustes']:.3f}")
+        if record.get("scaling_index") is not None:
+            parts.append(f"scaling {record['scaling_index']:.2f}")
+        if record.get("retrain_iterations") is not None:
+            parts.append(f"retrained {record['retrain_iterations']} it")
+        console.print("  ".join(parts), highlight=False)
+
+    result = condense_run(run, out, settings, resume=resume, on_step=report)
+    console.print(result.reason, highlight=False)
+    stdout.print(str(Path(out) / "summary.csv"))
+
+
+def _parse_ints(text: str, option: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UserError(f"{option} = {text!r} is not allowed: give comma-separated integers, e.g. 16,8,4") from None
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 @user_errors
 def circuits(

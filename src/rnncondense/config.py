@@ -102,6 +102,9 @@ class TrainConfig(_Strict):
     eval_every: Annotated[int, Field(ge=1)] = 1  # default: 1 for hf, 10 for adam
     checkpoint_every: Annotated[int, Field(ge=1)] = 5  # default: 5 for hf, 50 for adam
     stop_on_success: bool = True
+    # stop once validation has no misses and timing_rel_error <= this (success itself is <= 0.05);
+    # a stricter value gives a network with a margin, e.g. to condense
+    stop_rel_error: Annotated[float, Field(gt=0, le=0.05)] = 0.05
     val_noise_repeats: Annotated[int, Field(ge=1, le=64)] = 2  # noise draws per validation trial
     adam: AdamConfig = AdamConfig()
     hf: HFConfig = HFConfig()

@@ -70,7 +70,8 @@ def merge_units(
     Args:
         params: the network, full size (N units).
         rates: (samples, N) rates recorded from this network, for the fits.
-        pairs: (removed, kept) unit indices; a unit appears at most once.
+        pairs: (removed, kept) unit indices; each unit is removed at most once, and a kept unit
+            may absorb several.
         operator: seed, affine or least-squares (which ignores `kept` and regresses on every
             unit that stays alive).
         alive: (N,) units still in the network (default: all).
@@ -81,9 +82,13 @@ def merge_units(
     n_units = params.W_rec.shape[0]
     alive = np.ones(n_units, bool) if alive is None else np.array(alive, bool)
     removed = [j for j, _ in pairs]
-    flat = [u for pair in pairs for u in pair]
-    if len(set(flat)) != len(flat) or any(not 0 <= u < n_units or not alive[u] for u in flat):
-        raise ValueError(f"pairs {pairs} must name distinct living units")
+    kept = {i for _, i in pairs}
+    if (
+        len(set(removed)) != len(removed)
+        or kept & set(removed)
+        or any(not 0 <= u < n_units or not alive[u] for pair in pairs for u in pair)
+    ):
+        raise ValueError(f"pairs {pairs} must remove distinct living units into living units that stay")
     p = _as_numpy(params)
     rates = np.asarray(rates, dtype=np.float64)
     stays = alive.copy()

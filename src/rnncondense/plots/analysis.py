@@ -85,25 +85,30 @@ def _trajectory_legend(ax, n_intervals: int, intervals: np.ndarray) -> None:
     ax.legend(handles=handles, fontsize=7, frameon=False, loc="best")
 
 
+def draw_pc_plane(ax, activity: xr.Dataset, result: PCA, i: int = 0, j: int = 1) -> None:
+    """Trajectories on PC i+1 against PC j+1 into `ax`: dotted before Set, solid to produced Go."""
+    k = min(max(i, j) + 1, result.components.shape[0])
+    segments = _pc_segments(activity, result, k)
+    for color, (before, during, _) in zip(interval_colors(len(segments)), segments):
+        ax.plot(before[:, i], before[:, j], color=color, lw=0.8, ls=":", alpha=0.8)
+        ax.plot(during[:, i], during[:, j], color=color, lw=1.8)
+        ax.plot(during[0, i], during[0, j], "o", color=color, ms=5, mec="k", mew=0.5)
+        ax.plot(during[-1, i], during[-1, j], "*", color=color, ms=10, mec="k", mew=0.5)
+    ratio = result.explained_variance_ratio
+    ax.set_xlabel(f"PC{i + 1} ({ratio[i]:.0%} var)")
+    ax.set_ylabel(f"PC{j + 1} ({ratio[j]:.0%} var)")
+    _tidy(ax)
+
+
 def pc_trajectories_2d(activity: xr.Dataset, result: PCA, *, title: str = "") -> Figure:
     """Condition-averaged trajectories on PC1-PC2 (and PC1-PC3), Set to produced Go, coloured by interval."""
     k = min(3, result.components.shape[0])
-    segments = _pc_segments(activity, result, k)
-    colors = interval_colors(len(segments))
     pairs = [(0, 1), (0, 2)][: max(1, k - 1)] if k >= 2 else [(0, 0)]
     fig = new_figure(4.0 * len(pairs) + 0.4, 3.8)
     axes = np.atleast_1d(fig.subplots(1, len(pairs)))
-    ratio = result.explained_variance_ratio
     for ax, (i, j) in zip(axes, pairs):
-        for color, (before, during, _) in zip(colors, segments):
-            ax.plot(before[:, i], before[:, j], color=color, lw=0.8, ls=":", alpha=0.8)
-            ax.plot(during[:, i], during[:, j], color=color, lw=1.8)
-            ax.plot(during[0, i], during[0, j], "o", color=color, ms=5, mec="k", mew=0.5)
-            ax.plot(during[-1, i], during[-1, j], "*", color=color, ms=10, mec="k", mew=0.5)
-        ax.set_xlabel(f"PC{i + 1} ({ratio[i]:.0%} var)")
-        ax.set_ylabel(f"PC{j + 1} ({ratio[j]:.0%} var)")
-        _tidy(ax)
-    _trajectory_legend(axes[0], len(segments), np.asarray(activity["interval"]))
+        draw_pc_plane(ax, activity, result, i, j)
+    _trajectory_legend(axes[0], activity.sizes["interval"], np.asarray(activity["interval"]))
     default = "condition-averaged trajectories, Set to produced Go (PCs of the time-normalised Set-Go activity)"
     fig.suptitle(title or default, fontsize=9)
     return fig
@@ -199,15 +204,9 @@ def unit_responses(
     return fig
 
 
-def eigenvalue_spectrum(spectrum: Spectrum, *, title: str = "") -> Figure:
-    """Eigenvalues of W_rec in the complex plane, with the unit circle and the line Re = 1.
-
-    Re(lambda) = 1 is the stability boundary of the origin (x = 0 is unstable when an eigenvalue of
-    W_rec lies to its right); the unit circle is the edge of the initial random bulk for g = 1.
-    """
+def draw_spectrum(ax, spectrum: Spectrum, *, legend: bool = True) -> None:
+    """Eigenvalues of W_rec into `ax`, with the unit circle and the line Re = 1."""
     eigenvalues = spectrum.eigenvalues
-    fig = new_figure(4.4, 4.9)
-    ax = fig.subplots()
     theta = np.linspace(0.0, 2.0 * np.pi, 400)
     ax.plot(np.cos(theta), np.sin(theta), color="0.55", lw=1, ls="--", label="unit circle")
     ax.axvline(1.0, color="tab:red", lw=1, label="Re λ = 1: stability boundary of x = 0")
@@ -219,13 +218,25 @@ def eigenvalue_spectrum(spectrum: Spectrum, *, title: str = "") -> Figure:
     ax.axhline(0.0, color="0.85", lw=0.6, zorder=0)
     ax.set_xlabel("Re λ")
     ax.set_ylabel("Im λ")
-    ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2)
+    if legend:
+        ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2)
+    _tidy(ax)
+
+
+def eigenvalue_spectrum(spectrum: Spectrum, *, title: str = "") -> Figure:
+    """Eigenvalues of W_rec in the complex plane, with the unit circle and the line Re = 1.
+
+    Re(lambda) = 1 is the stability boundary of the origin (x = 0 is unstable when an eigenvalue of
+    W_rec lies to its right); the unit circle is the edge of the initial random bulk for g = 1.
+    """
+    fig = new_figure(4.4, 4.9)
+    ax = fig.subplots()
+    draw_spectrum(ax, spectrum)
     ax.set_title(
-        title or f"eigenvalues of W_rec (N = {len(eigenvalues)}): radius {spectrum.spectral_radius:.2f}, "
+        title or f"eigenvalues of W_rec (N = {len(spectrum.eigenvalues)}): radius {spectrum.spectral_radius:.2f}, "
         f"max Re {spectrum.max_real:.2f}",
         fontsize=9,
     )
-    _tidy(ax)
     return fig
 
 

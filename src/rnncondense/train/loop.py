@@ -77,11 +77,13 @@ def run_loop(
     max_iters: int,
     eval_every: int,
     stop_on_success: bool = True,
+    stop_rel_error: float = 0.05,
     checkpoint_every: int | None = None,
     save_checkpoint: Callable[[LoopState], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> LoopState:
-    """Run `trainer` from `state` until `max_iters`, or success if `stop_on_success`.
+    """Run `trainer` from `state` until `max_iters`, or, with `stop_on_success`, until a validation
+    has no misses and a timing_rel_error of at most `stop_rel_error` (0.05: success).
 
     A step whose loss or parameters are not finite is discarded (the trainer's `on_reject` may
     adapt its state); after MAX_REJECTED_IN_A_ROW in a row, the last good state is checkpointed
@@ -114,7 +116,7 @@ def run_loop(
                 if metrics.success and state.success_iteration is None:
                     state.success_iteration = state.iteration
                     state.success_elapsed_s = time.perf_counter() - start
-                if metrics.success and stop_on_success:
+                if stop_on_success and metrics.success and metrics.timing_rel_error <= stop_rel_error:
                     state.stopped = "success"
             state.elapsed_s = time.perf_counter() - start
             row["elapsed_s"] = state.elapsed_s

@@ -159,6 +159,7 @@ def train_run(
         max_iters=config.train.max_iters,
         eval_every=config.train.eval_every,
         stop_on_success=config.train.stop_on_success,
+        stop_rel_error=config.train.stop_rel_error,
         checkpoint_every=config.train.checkpoint_every,
         save_checkpoint=lambda s: save_checkpoint(run_dir, s, config, trainer),
         on_progress=on_progress,

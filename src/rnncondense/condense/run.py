@@ -1,0 +1,181 @@
+"""A condensation as a directory: every step saved as it finishes, resumable, summarised.
+
+    DIR/condense.json            the source run, its checksum and the resolved settings
+    DIR/steps/step_NNN/          network.safetensors (params, alive mask, original unit ids)
+                                 record.json (written last: the step is complete when it exists)
+    DIR/summary.csv              one row per step: size, task metrics, solution type, similarity
+    DIR/result.json              why the schedule stopped, and the final step
+    DIR/figures/                 behaviour per step, metrics against size, original vs final
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from rnncondense import io
+from rnncondense.condense.config import CondenseConfig, check_against_network
+from rnncondense.condense.schedules import Context, State, canonical, iterative, measure, one_shot, start
+from rnncondense.errors import FileFormatError, RunDirError
+from rnncondense.rnn import Params
+from rnncondense.train.run import load_run
+
+SETTINGS_FILE = "condense.json"
+STEPS_DIR = "steps"
+NETWORK_FILE = "network.safetensors"
+RECORD_FILE = "record.json"
+SUMMARY_FILE = "summary.csv"
+RESULT_FILE = "result.json"
+COLUMNS = (
+    "step", "n_units", "success", "mse", "timing_mae_ms", "timing_rel_error", "miss_rate",
+    "pcs_90", "participation_ratio", "scaling_index", "ramp_fraction", "spectral_radius",
+    "similarity_procrustes", "similarity_cca", "alignment", "clusters",
+    "retrain_iterations", "retrain_success", "elapsed_s",
+)
+
+
+@dataclass(frozen=True)
+class CondenseResult:
+    out: Path
+    records: list[dict]
+    reason: str
+
+
+def _params_digest(params: Params) -> str:
+    digest = hashlib.sha256()
+    for value in params:
+        digest.update(np.asarray(value).tobytes())
+    return digest.hexdigest()
+
+
+def step_dir(out: Path, step: int) -> Path:
+    return out / STEPS_DIR / f"step_{step:03d}"
+
+
+def save_step(out: Path, state: State, record: dict) -> None:
+    directory = step_dir(out, state.step)
+    tensors = {
+        **{f"params.{name}": np.asarray(value) for name, value in state.params._asdict().items()},
+        "alive": state.alive.astype(np.uint8),
+        "unit_ids": state.unit_ids.astype(np.int64),
+    }
+    io.save_tensors(directory / NETWORK_FILE, tensors, kind="condense_step", meta={"step": state.step})
+    io.write_json(directory / RECORD_FILE, record)  # last: marks the step complete
+
+
+def load_step(out: Path, step: int) -> tuple[State, dict]:
+    directory = step_dir(out, step)
+    tensors, _ = io.load_tensors(directory / NETWORK_FILE, kind="condense_step")
+    params = io.params_from_tensors(tensors, directory / NETWORK_FILE, prefix="params.")
+    alive, unit_ids = tensors.get("alive"), tensors.get("unit_ids")
+    n = params.W_rec.shape[0]
+    if alive is None or unit_ids is None or alive.shape != (n,) or unit_ids.shape != (n,):
+        raise FileFormatError(f"{directory / NETWORK_FILE}: missing or misshapen alive / unit_ids")
+    record = io.read_json(directory / RECORD_FILE)
+    return State(step, params, alive.astype(bool), unit_ids), record
+
+
+def completed_steps(out: Path) -> list[int]:
+    """Steps whose record exists, in order; a step without its record was interrupted."""
+    root = out / STEPS_DIR
+    if not root.is_dir():
+        return []
+    steps = []
+    for directory in sorted(root.glob("step_*")):
+        if (directory / RECORD_FILE).is_file() and directory.name[5:].isdigit():
+            steps.append(int(directory.name[5:]))
+    return steps
+
+
+def _prepare(run_dir: Path, out: Path, settings: CondenseConfig, params: Params, resume: bool) -> list[int]:
+    identity = {
+        "source_run": str(run_dir.resolve()),
+        "source_params_sha256": _params_digest(params),
+        "settings": settings.model_dump(mode="json"),
+    }
+    saved_path = out / SETTINGS_FILE
+    if resume:
+        if not saved_path.is_file():
+            raise RunDirError(f"'{out}' holds no condensation to resume (no {SETTINGS_FILE})")
+        saved = io.read_json(saved_path)
+        if saved != identity:
+            differs = [k for k in identity if saved.get(k) != identity[k]]
+            raise RunDirError(f"'{out}' was condensed with a different {', '.join(differs)}; resume with the same options")
+        steps = completed_steps(out)
+        if steps:  # clear what an interruption left half-written beyond the last complete step
+            for directory in (out / STEPS_DIR).glob("step_*"):
+                if not (directory / RECORD_FILE).is_file():
+                    shutil.rmtree(directory)
+        return steps
+    io.prepare_new_run_dir(out)
+    io.write_json(saved_path, identity)
+    return []
+
+
+def condense_run(
+    run_dir: str | Path,
+    out: str | Path,
+    settings: CondenseConfig,
+    *,
+    resume: bool = False,
+    on_step: Callable[[dict], None] | None = None,
+    figures: bool = True,
+) -> CondenseResult:
+    """Condense the trained network of `run_dir` into `out` (or continue there with `resume`)."""
+    run_dir, out = Path(run_dir), Path(out)
+    config, original = load_run(run_dir)
+    target = check_against_network(settings, original.W_rec.shape[0])
+    steps = _prepare(run_dir, out, settings, original, resume)
+    context, _ = Context.create(config, settings, original)
+    records: list[dict] = []
+
+    def record_step(state: State, record: dict) -> None:
+        save_step(out, state, record)
+        records.append(record)
+        if on_step:
+            on_step(record)
+
+    if steps:
+        for step in steps:
+            records.append(load_step(out, step)[1])
+        state, _ = load_step(out, steps[-1])
+    else:
+        state = start(original)
+        record_step(state, {**measure(state, context), "merged": []})
+
+    stopped = _stopped_before(records, settings)
+    if stopped:
+        reason = stopped
+    elif settings.method == "one-shot":
+        reason = one_shot(state, context, record_step)
+    elif settings.method in ("iterative", "preserving"):
+        reason = iterative(
+            state, context, record_step, target_units=target, preserving=settings.method == "preserving",
+            damping=records[-1].get("damping"),
+        )
+    else:
+        reason = canonical(original, context, record_step, start_step=state.step)
+    io.write_csv(out / SUMMARY_FILE, records, list(COLUMNS))
+    io.write_json(out / RESULT_FILE, {"reason": reason, "final": records[-1], "steps": len(records) - 1})
+    if figures:
+        from rnncondense.plots.condense import plot_condensation
+
+        plot_condensation(out, config, records, settings)
+    return CondenseResult(out, records, reason)
+
+
+def _stopped_before(records: list[dict], settings: CondenseConfig) -> str | None:
+    """Why a resumed condensation had already stopped, if it had (else None)."""
+    last = records[-1]
+    if len(records) < 2:
+        return None
+    if settings.method == "one-shot" and settings.max_merges is None and not last["success"]:
+        return f"the task failed after {last['step']} merges ({last['n_units']} units)"
+    if settings.method in ("iterative", "preserving") and last.get("retrain_success") is False:
+        return f"the task could not be recovered at {last['n_units']} units within {settings.retrain_iters} retraining iterations"
+    return None
