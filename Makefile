@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: setup demo test bench bench-baseline clean
+.PHONY: setup browser demo test bench bench-baseline clean
 
 setup: $(STAMP)
 
@@ -20,8 +20,13 @@ demo: setup
 	$(VENV)/bin/rnncondense evaluate runs/demo
 	$(VENV)/bin/rnncondense plot runs/demo
 
-test: setup
+test: setup browser
 	$(PY) -m pytest -q
+
+# The report test opens the page in Debian's headless Chromium; install it when absent.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		(apt-get update -q && apt-get install -y -q chromium chromium-driver)
 
 bench: setup
 	$(PY) benchmarks/run.py --out benchmarks/results/bench.json

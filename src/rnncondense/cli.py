@@ -222,6 +222,36 @@ def condense(
     stdout.print(str(Path(out) / "summary.csv"))
 
 
+@app.command()
+@user_errors
+def report(study: Annotated[Path, typer.Argument(help="A study directory (see `rnncondense study`).")]) -> None:
+    """Write STUDY/report.html: one self-contained page with every figure embedded."""
+    from rnncondense.report import write_report
+
+    stdout.print(str(write_report(study)))
+
+
+@app.command()
+@user_errors
+def study(
+    config: Annotated[Path, typer.Argument(help="TOML run configuration of the base network.")],
+    out: Annotated[Path, typer.Option("--out", help="Study directory; running again continues it.")],
+    preset: Annotated[str, typer.Option(help="quick (under 10 minutes on 2 cores) or full (the original study's scale).")] = "quick",
+) -> None:
+    """The whole study: train and analyse, condense, sweep sizes, circuit models, report."""
+    import time
+
+    from rnncondense.config import load_config
+    from rnncondense.study import run_study
+
+    start = time.perf_counter()
+    run_config = load_config(config)
+    path = run_study(run_config, out, preset=preset,
+                     say=lambda text: console.print(f"[{time.perf_counter() - start:6.0f} s] {text}", highlight=False))
+    console.print(f"study finished in {time.perf_counter() - start:.0f} s", highlight=False)
+    stdout.print(str(path))
+
+
 def _parse_ints(text: str, option: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",") if part.strip()]

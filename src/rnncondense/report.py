@@ -1,0 +1,291 @@
+"""The study as one self-contained web page: figures embedded, no scripts, no network access.
+
+`write_report(study_dir)` reads whatever a study directory holds and writes
+`study_dir/report.html` with a section for each part that exists:
+
+    base/                  the task and the base network (run directory, with analysis/)
+    condense/<method>/...  condensation runs (one-shot curves, iterative, preserving, canonical)
+    sweep/                 the size sweep
+    circuits/<name>/       the circuit models
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+from rnncondense import io
+
+REPORT_FILE = "report.html"
+MIME = {".png": "image/png", ".gif": "image/gif", ".svg": "image/svg+xml", ".jpg": "image/jpeg"}
+
+STYLE = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 0; color: #1d1d1f;
+       background: #fafafa; line-height: 1.45; }
+header { background: #14213d; color: #fff; padding: 28px 40px; }
+header h1 { margin: 0 0 6px 0; font-size: 26px; }
+header p { margin: 0; color: #cfd6e6; max-width: 980px; }
+nav { padding: 10px 40px; background: #e9edf5; font-size: 14px; }
+nav a { margin-right: 18px; color: #14213d; text-decoration: none; font-weight: 600; }
+main { padding: 10px 40px 60px 40px; max-width: 1280px; }
+section { margin-top: 34px; }
+h2 { border-bottom: 2px solid #14213d; padding-bottom: 4px; }
+h3 { margin-bottom: 4px; }
+.figs { display: flex; flex-wrap: wrap; gap: 14px; align-items: flex-start; }
+figure { margin: 0; background: #fff; border: 1px solid #e2e2e2; padding: 8px; border-radius: 4px; }
+figure img { max-width: 100%; height: auto; display: block; }
+figure.wide { flex: 1 1 100%; }
+figure.half { flex: 1 1 45%; max-width: 620px; }
+figcaption { font-size: 12.5px; color: #555; margin-top: 4px; max-width: 900px; }
+table { border-collapse: collapse; font-size: 13px; margin: 8px 0 14px 0; background: #fff; }
+th, td { border: 1px solid #d9d9d9; padding: 4px 8px; text-align: right; }
+th { background: #eef1f7; }
+td.name, th.name { text-align: left; }
+.ok { color: #1a7f37; font-weight: 600; } .bad { color: #b42318; font-weight: 600; }
+.note { font-size: 13.5px; color: #333; max-width: 980px; }
+"""
+
+
+# ------------------------------------------------------------------------------ small builders
+
+
+def _esc(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def figure(path: Path, caption: str, *, size: str = "half") -> str:
+    """An <figure> with the image embedded as a data URI (nothing is fetched when the page opens)."""
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    mime = MIME.get(path.suffix.lower(), "application/octet-stream")
+    return (
+        f'<figure class="{size}"><img alt="{_esc(caption)}" src="data:{mime};base64,{data}">'
+        f"<figcaption>{_esc(caption)}</figcaption></figure>"
+    )
+
+
+def figures(items: Iterable[tuple[Path, str, str]]) -> str:
+    present = [figure(path, caption, size=size) for path, caption, size in items if path.is_file()]
+    return f'<div class="figs">{"".join(present)}</div>' if present else ""
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, bool):
+        return '<span class="ok">yes</span>' if value else '<span class="bad">no</span>'
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "false"):
+            return fmt(lowered == "true")
+        try:
+            value = float(value)
+        except ValueError:
+            return _esc(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "–"
+        if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
+            return f"{value:.2e}"
+        return f"{value:.{digits}g}"
+    return _esc(value)
+
+
+def table(rows: list[dict], columns: list[tuple[str, str]], *, name_column: str | None = None) -> str:
+    head = "".join(f'<th class="{"name" if key == name_column else ""}">{_esc(label)}</th>' for key, label in columns)
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td class="{"name" if key == name_column else ""}">{fmt(row.get(key))}</td>' for key, _ in columns)
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _read_csv(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+TASK_COLUMNS = [("mse", "mse"), ("timing_mae_ms", "timing MAE (ms)"), ("timing_rel_error", "timing error"),
+                ("miss_rate", "miss rate"), ("success", "success")]
+SOLUTION_COLUMNS = [("pcs_90", "PCs 90 %"), ("participation_ratio", "particip. ratio"), ("scaling_index", "scaling index"),
+                    ("ramp_fraction", "ramp fraction"), ("spectral_radius", "spectral radius")]
+
+
+# ------------------------------------------------------------------------------ sections
+
+
+def base_section(study: Path, overview: list[dict]) -> tuple[str, str] | None:
+    run = study / "base"
+    metrics = _read_json(run / io.METRICS_FILE)
+    if metrics is None:
+        return None
+    validation, training = metrics["validation"], metrics["training"]
+    analysis = _read_json(run / "analysis" / "metrics.json") or {}
+    row = {"name": f"base ({training['n_units']} units)", **validation, **analysis}
+    overview.append(row)
+    config = (run / io.CONFIG_FILE).read_text(encoding="utf-8") if (run / io.CONFIG_FILE).is_file() else ""
+    time_to = training.get("time_to_success_s")
+    text = (
+        f"<p class='note'>A {training['n_units']}-unit rate network trained with {training['trainer']} for "
+        f"{training['iterations']} iterations ({training['elapsed_s']:.0f} s"
+        + (f"; success after {time_to:.0f} s" if time_to else "")
+        + "). The context cue's level encodes the interval; the output must ramp from the Set pulse "
+        "and cross 1 one interval later.</p>"
+    )
+    fig_dir = run / io.FIGURES_DIR
+    body = text + table([row], [("name", "network")] + TASK_COLUMNS + SOLUTION_COLUMNS, name_column="name")
+    body += figures([
+        (fig_dir / "task.png", "Inputs (cue, Set), target and output for every interval, noise-free.", "half"),
+        (fig_dir / "behavior.png", "Produced against target interval (mean and SD over noisy validation trials).", "half"),
+        (fig_dir / "units.png", "Activity of the most active units, aligned to Set, coloured by interval.", "wide"),
+        (fig_dir / "pc_trajectories_2d.png", "Condition-averaged population trajectories in PC space.", "half"),
+        (fig_dir / "pc_trajectories_3d.png", "The same in the top three PCs.", "half"),
+        (fig_dir / "variance_explained.png", "Variance explained by each PC.", "half"),
+        (fig_dir / "eigenvalues.png", "Eigenvalues of the trained W_rec.", "half"),
+        (fig_dir / "unit_responses_normalized.png", "Unit responses in normalised time: one curve per unit means perfect temporal scaling.", "wide"),
+        (fig_dir / "scaling_index.png", "Scaling indices of units and PCs (Wang et al. 2018).", "half"),
+    ])
+    body += f"<details><summary>config.toml</summary><pre>{_esc(config)}</pre></details>"
+    return "The task and the base network", body
+
+
+def _condense_label(settings: dict) -> str:
+    return f"{settings['method']}: {settings['similarity']} pairs, {settings['operator']} merges"
+
+
+def condense_section(study: Path, overview: list[dict]) -> tuple[str, str] | None:
+    root = study / "condense"
+    runs = sorted(p.parent for p in root.glob("**/condense.json")) if root.is_dir() else []
+    if not runs:
+        return None
+    body = ["<p class='note'>Units are merged pairwise (the closest by the stated similarity), passing the "
+            "removed unit's outgoing weights to the units that stay. One-shot merges never retrain; "
+            "iterative retrains after every step; preserving retrains with an extra term that keeps the "
+            "trajectories aligned with the original's principal components; canonical clusters the units "
+            "into K response types.</p>"]
+    one_shot = [r for r in runs if (_read_json(r / "condense.json") or {}).get("settings", {}).get("method") == "one-shot"]
+    if one_shot:
+        rows = []
+        for run in one_shot:
+            settings = _read_json(run / "condense.json")["settings"]
+            records = _read_csv(run / "summary.csv")
+            failed = [r for r in records[1:] if r["success"].lower() != "true"]
+            rows.append({
+                "name": f"{settings['similarity']} / {settings['operator']}",
+                "merges": (int(failed[0]["step"]) - 1) if failed else len(records) - 1,
+                "units": records[-1]["n_units"] if records else "",
+            })
+        body.append("<h3>One-shot: merges made before the task fails</h3>")
+        body.append(table(rows, [("name", "similarity / operator"), ("merges", "merges before failure"),
+                                 ("units", "units at failure")], name_column="name"))
+        best = max(one_shot, key=lambda r: len(_read_csv(r / "summary.csv")))
+        body.append(figures([
+            (best / io.FIGURES_DIR / "metrics_vs_size.png", f"Metrics against size, {best.name}.", "wide"),
+            (best / io.FIGURES_DIR / "behavior_per_step.png", f"Behaviour after merging, {best.name}.", "wide"),
+        ]))
+    for run in runs:
+        if run in one_shot:
+            continue
+        settings = _read_json(run / "condense.json")["settings"]
+        result = _read_json(run / "result.json") or {}
+        records = _read_csv(run / "summary.csv")
+        final = result.get("final", {})
+        if final:
+            overview.append({"name": f"{settings['method']} ({final.get('n_units')} units)", **final})
+        body.append(f"<h3>{_esc(_condense_label(settings))}</h3>")
+        body.append(f"<p class='note'>{_esc(result.get('reason', 'not finished'))}.</p>")
+        body.append(table(records, [("step", "step"), ("n_units", "units")] + TASK_COLUMNS[2:]
+                          + [("scaling_index", "scaling index"), ("ramp_fraction", "ramp fraction"),
+                             ("similarity_procrustes", "similarity"), ("retrain_iterations", "retrain it.")]))
+        fig_dir = run / io.FIGURES_DIR
+        body.append(figures([
+            (fig_dir / "metrics_vs_size.png", "Every metric against the number of units.", "wide"),
+            (fig_dir / "behavior_per_step.png", "Behaviour after selected steps.", "wide"),
+            (fig_dir / "original_vs_final.png", "Eigenvalues and trajectories, original and final network.", "half"),
+            (fig_dir / "canonical_responses.png", "The canonical responses after retraining.", "half"),
+        ]))
+    return "Condensation", "".join(body)
+
+
+def sweep_section(study: Path, overview: list[dict]) -> tuple[str, str] | None:
+    root = study / "sweep"
+    rows = _read_csv(root / "results.csv")
+    if not rows:
+        return None
+    columns = [("size", "units"), ("seed", "seed")] + TASK_COLUMNS[2:] + SOLUTION_COLUMNS[:4]
+    body = "<p class='note'>Networks of each size trained from scratch on the same task with the same budget.</p>"
+    body += table(rows, [c for c in columns if c[0] in rows[0]])
+    pngs = sorted((root / io.FIGURES_DIR).glob("*.png"))
+    body += figures([(p, p.stem.replace("_", " "), "wide" if "response" in p.stem else "half") for p in pngs])
+    return "Size sweep", body
+
+
+def circuits_section(study: Path) -> tuple[str, str] | None:
+    root = study / "circuits"
+    summaries = sorted(root.glob("*/summary.json")) if root.is_dir() else []
+    if not summaries:
+        return None
+    body = []
+    for path in summaries:
+        summary = _read_json(path) or {}
+        body.append(f"<h3>{_esc(summary.get('circuit', path.parent.name))}: {_esc(summary.get('title', ''))}</h3>")
+        body.append(f"<p class='note'>{_esc(summary.get('text', ''))} <em>{_esc(summary.get('reference', ''))}</em></p>")
+        files = [path.parent / f for f in summary.get("files", []) if Path(f).suffix in MIME]
+        body.append(figures((f, f.stem.replace("_", " "), "half") for f in files))
+    return "Circuit models", "".join(body)
+
+
+def overview_section(overview: list[dict]) -> tuple[str, str] | None:
+    if not overview:
+        return None
+    columns = [("name", "network")] + TASK_COLUMNS + SOLUTION_COLUMNS + [("similarity_procrustes", "similarity")]
+    return "Every metric", table(overview, columns, name_column="name")
+
+
+def write_report(study_dir: str | Path) -> Path:
+    """Write `study_dir/report.html` from the parts of the study that exist."""
+    study = Path(study_dir)
+    if not study.is_dir():
+        from rnncondense.errors import RunDirError
+
+        raise RunDirError(f"study directory '{study}' does not exist")
+    overview: list[dict] = []
+    sections = [s for s in (
+        base_section(study, overview),
+        condense_section(study, overview),
+        sweep_section(study, []),
+        overview_section(overview),
+        circuits_section(study),
+    ) if s]
+    anchors = [title.lower().replace(" ", "-") for title, _ in sections]
+    nav = "".join(f'<a href="#{a}">{_esc(t)}</a>' for a, (t, _) in zip(anchors, sections))
+    content = "".join(f'<section id="{a}"><h2>{_esc(t)}</h2>{body}</section>' for a, (t, body) in zip(anchors, sections))
+    page = (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>rnncondense study: {_esc(study.name)}</title><style>{STYLE}</style></head><body>"
+        "<header><h1>Can a trained RNN be condensed into a few canonical responses?</h1>"
+        "<p>Rate networks trained on Cue-Set-Go (Wang, Narain, Hosseini &amp; Jazayeri 2018), condensed by "
+        "merging similar units, and compared by their solution type. "
+        f"Study <code>{_esc(study.resolve())}</code>, written {time.strftime('%Y-%m-%d %H:%M')}.</p></header>"
+        f"<nav>{nav}</nav><main>{content or '<p>Nothing to report yet.</p>'}</main></body></html>"
+    )
+    path = study / REPORT_FILE
+    io.atomic_write_text(path, page)
+    return path
