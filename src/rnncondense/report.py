@@ -107,6 +107,14 @@ def table(rows: list[dict], columns: list[tuple[str, str]], *, name_column: str 
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _inside(directory: Path, name: str) -> Path | None:
+    """`directory / name` if it stays inside `directory` (a summary file cannot point elsewhere)."""
+    try:
+        return io.safe_child(directory, name)
+    except Exception:
+        return None
+
+
 def _read_json(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -246,7 +254,8 @@ def circuits_section(study: Path) -> tuple[str, str] | None:
         summary = _read_json(path) or {}
         body.append(f"<h3>{_esc(summary.get('circuit', path.parent.name))}: {_esc(summary.get('title', ''))}</h3>")
         body.append(f"<p class='note'>{_esc(summary.get('text', ''))} <em>{_esc(summary.get('reference', ''))}</em></p>")
-        files = [path.parent / f for f in summary.get("files", []) if Path(f).suffix in MIME]
+        files = [_inside(path.parent, f) for f in summary.get("files", []) if isinstance(f, str) and Path(f).suffix in MIME]
+        files = [f for f in files if f is not None]
         body.append(figures((f, f.stem.replace("_", " "), "half") for f in files))
     return "Circuit models", "".join(body)
 
