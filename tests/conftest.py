@@ -5,6 +5,13 @@ import pytest
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+def pytest_configure(config):
+    """Share compiled programs across the tests of a run (and runs), as the command line does."""
+    from rnncondense.runtime import enable_compilation_cache
+
+    enable_compilation_cache()
+
+
 def make_tiny_config(trainer: str = "adam", **train):
     """A small, fast run configuration."""
     from rnncondense.config import config_from_dict

@@ -330,6 +330,9 @@ def _parse_units(text: str | None) -> list[int] | None:
 
 
 def main() -> None:
+    from rnncondense.runtime import enable_compilation_cache
+
+    enable_compilation_cache()
     app()
 
 

@@ -1,0 +1,21 @@
+"""The persistent compilation cache setting."""
+
+import jax
+
+from rnncondense import runtime
+
+
+def test_cache_directory_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(runtime.ENV, "off")
+    assert runtime.cache_dir() is None and runtime.enable_compilation_cache() is None
+    monkeypatch.setenv(runtime.ENV, str(tmp_path / "c"))
+    assert runtime.cache_dir() == tmp_path / "c"
+    before = jax.config.jax_compilation_cache_dir
+    try:
+        assert runtime.enable_compilation_cache() == tmp_path / "c"
+        assert (tmp_path / "c").is_dir() and jax.config.jax_compilation_cache_dir == str(tmp_path / "c")
+    finally:
+        jax.config.update("jax_compilation_cache_dir", before)
+    monkeypatch.delenv(runtime.ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert runtime.cache_dir() == tmp_path / "xdg" / "rnncondense" / "jax"
