@@ -185,7 +185,7 @@ def condense(
     target: Annotated[Optional[int], typer.Option(help="Target number of units (default: half).")] = None,
     retrain_iters: Annotated[int, typer.Option(help="At most this many retraining iterations per step.")] = 100,
     k: Annotated[int, typer.Option(help="Principal components for pca similarity and alignment.")] = 3,
-    ridge: Annotated[float, typer.Option(help="Least-squares ridge per sample.")] = 1e-3,
+    ridge: Annotated[float, typer.Option(help="Least-squares ridge per sample.")] = 1e-4,
     weight: Annotated[float, typer.Option(help="Weight of the alignment term (preserving).")] = 0.02,
     clusters: Annotated[str, typer.Option(help="Canonical: numbers of response types, decreasing.")] = "64,32,16,12,8,6,4,3,2",
     max_merges: Annotated[Optional[int], typer.Option(help="One-shot: stop after this many merges.")] = None,

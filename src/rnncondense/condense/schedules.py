@@ -242,6 +242,7 @@ def iterative(
         record["merged"] = [[int(unit_ids[p.removed]), int(unit_ids[p.kept])] for p in pairs]
         record["elapsed_s"] = time.perf_counter() - started
         on_step(state, record)
+        jax.clear_caches()  # programs compiled for this size are not needed again
         if not retraining["retrain_success"]:
             return (
                 f"the task could not be recovered at {state.n_units} units within "
@@ -290,6 +291,7 @@ def canonical(original: Params, context: Context, on_step: OnStep, *, start_step
         record = {**measure(state, context), **retraining, "clusters": int(len(ids))}
         record["elapsed_s"] = time.perf_counter() - started
         on_step(state, record)
+        jax.clear_caches()  # programs compiled for this size are not needed again
         if record["success"]:
             smallest = len(ids)
     return "no K kept success" if smallest is None else f"smallest K that keeps success: {smallest}"
