@@ -234,3 +234,15 @@ def test_non_finite_steps_are_rejected_damping_raised_and_training_stops_after_t
     np.testing.assert_allclose(np.diff(np.log10(lambdas)), 1.0, rtol=1e-6)  # x 10 after each rejection
     assert saved == [10]
     np.testing.assert_array_equal(ravel_pytree(state.params)[0], reference)  # the last good parameters
+
+
+def test_cg_that_converges_exactly_stays_finite():
+    """A system CG solves exactly in a few iterations: the next direction is zero (0/0), which
+    must end the loop, not turn the solution into NaN (seen on 5-unit networks, whose Gauss-Newton
+    matrix starts with a large null space)."""
+    a = jnp.diag(jnp.array([1.0, 2.0, 0.0, 0.0]))[:2, :2]
+    b = jnp.array([1.0, 1.0])
+    result = conjugate_gradient(lambda x: a @ x, b, jnp.zeros(2), max_iters=50, progress_tol=1e-30)
+    assert np.all(np.isfinite(np.asarray(result.iterates[: int(result.n_stored)])))
+    np.testing.assert_allclose(result.x, [1.0, 0.5], rtol=1e-6)
+    assert int(result.n_iters) <= 3

@@ -79,8 +79,8 @@ def conjugate_gradient(
     """Minimise phi(x) = 1/2 x^T A x - b^T x for symmetric positive-definite A, in a `lax.while_loop`.
 
     Stops at iteration i when i > k, phi_i < 0 and (phi_i - phi_{i-k}) / phi_i < k * progress_tol
-    with k = max(window_min, window_frac * i) (Martens 2010, section 4.4), at `max_iters`, or when a
-    direction has no positive curvature.
+    with k = max(window_min, window_frac * i) (Martens 2010, section 4.4), at `max_iters`, when the
+    residual vanishes, or when a direction has no positive curvature.
     """
     save_at = jnp.asarray(backtrack_indices(max_iters, base=backtrack_base, growth=backtrack_growth))
     n_slots = int(save_at.shape[0]) + 1
@@ -96,14 +96,16 @@ def conjugate_gradient(
 
     def _body(carry):
         i, x, r, p, rr, phi, iterates, n_stored, _ = carry
-        # one CG step
+        # one CG step; a direction without positive curvature (p = 0 once CG has converged
+        # exactly) leaves the iterate as it is and ends the loop
         ap = matvec(p)
         curvature = jnp.dot(p, ap)
-        step = rr / curvature
+        usable = (curvature > 0) & jnp.isfinite(curvature)
+        step = jnp.where(usable, rr / jnp.where(usable, curvature, 1.0), 0.0)
         x = x + step * p
         r = r - step * ap
         rr_new = jnp.dot(r, r)
-        p = r + (rr_new / rr) * p
+        p = r + jnp.where(rr > 0, rr_new / jnp.where(rr > 0, rr, 1.0), 0.0) * p
         i = i + 1
         phi_i = -0.5 * jnp.dot(x, b + r)
         phi = phi.at[i].set(phi_i)
@@ -115,7 +117,7 @@ def conjugate_gradient(
         k = jnp.maximum(window_min, jnp.ceil(window_frac * i)).astype(jnp.int32)
         phi_k_ago = phi[jnp.maximum(i - k, 0)]
         stalled = (i > k) & (phi_i < 0) & ((phi_i - phi_k_ago) / phi_i < k * progress_tol)
-        done = stalled | ~(curvature > 0) | ~jnp.isfinite(phi_i)
+        done = stalled | ~usable | ~jnp.isfinite(phi_i) | (rr_new == 0)
         return i, x, r, p, rr_new, phi, iterates, n_stored, done
 
     i, x, _, _, _, phi, iterates, n_stored, _ = lax.while_loop(_cond, _body, init)
