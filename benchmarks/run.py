@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import machine  # noqa: E402
 from rnncondense.io import write_json  # noqa: E402
 
-BENCHMARKS = ["simulator", "hessian_free", "analysis", "circuits"]
+BENCHMARKS = ["simulator", "hessian_free", "analysis", "circuits", "sweep"]
 
 
 def main() -> None:

@@ -40,6 +40,10 @@ _API = {
     "similarity": "rnncondense.analysis.similarity",
     "solution_metrics": "rnncondense.analysis.summary",
     "analyze_run": "rnncondense.analysis.summary",
+    # sweeps
+    "run_sweep": "rnncondense.sweep",
+    "SweepProgress": "rnncondense.sweep",
+    "SweepResult": "rnncondense.sweep",
     # circuits
     "run_circuit": "rnncondense.circuits",
     "CIRCUITS": "rnncondense.circuits",

@@ -222,6 +222,80 @@ def condense(
     stdout.print(str(Path(out) / "summary.csv"))
 
 
+class SweepProgressBar:
+    """A rich progress bar for a sweep: networks done of total, running, failed, elapsed, ETA."""
+
+    def __init__(self):
+        self.bar = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("running {task.fields[running]}  failed {task.fields[failed]}  skipped {task.fields[skipped]}"),
+                            TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}"), TextColumn("[dim]{task.fields[last]}"),
+                            console=console, transient=False)
+        self.task = self.bar.add_task("sweep", total=None, running=0, failed=0, skipped=0, eta="-", last="")
+        self.last, self.started = "", False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.started:
+            self.bar.stop()
+
+    def __call__(self, progress) -> None:
+        if not self.started:  # shown from the first report on: bad input prints only its error line
+            self.bar.start()
+            self.started = True
+        if progress.last:
+            self.last = f"last: {progress.last}"
+        eta = "-" if progress.eta_s is None else f"{int(progress.eta_s) // 60}:{int(progress.eta_s) % 60:02d}"
+        self.bar.update(self.task, total=progress.total, completed=progress.done, running=progress.running,
+                        failed=progress.failed, skipped=progress.skipped, eta=eta, last=self.last)
+
+
+@app.command()
+@user_errors
+def sweep(
+    config: Annotated[Path, typer.Argument(help="TOML run configuration; its [train] section is every network's budget (see configs/sweep.toml).")],
+    out: Annotated[Path, typer.Option("--out", help="Sweep directory; rerun the same command to continue it.")],
+    sizes: Annotated[str, typer.Option(help="Comma-separated network sizes (units).")] = "5,10,20,50,100,200",
+    seeds: Annotated[int, typer.Option(help="Networks per size, train.seed = 0 .. SEEDS-1.")] = 5,
+    scheduler: Annotated[Optional[str], typer.Option(help="Address of a running Dask scheduler, e.g. tcp://host:8786 (default: a local cluster).")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Worker processes of the local cluster (default: one per core).")] = None,
+    axis: Annotated[Optional[str], typer.Option(help="An extra axis over one config field, e.g. model.g=1.0,1.5.")] = None,
+) -> None:
+    """Train and analyse networks of several sizes x seeds with the same budget, on a Dask cluster;
+    writes DIR/results.csv, DIR/results.nc, DIR/figures and one run directory per network."""
+    from rnncondense.config import load_config
+    from rnncondense.sweep import parse_axis, parse_sizes, run_sweep, size_summary
+
+    run_config = load_config(config)
+    size_list = parse_sizes(sizes)
+    extra_axis = parse_axis(axis) if axis is not None else None
+    with SweepProgressBar() as progress:
+        try:
+            result = run_sweep(run_config, sizes=size_list, seeds=seeds, out=out, scheduler=scheduler,
+                               n_workers=workers, axis=extra_axis, on_progress=progress)
+        except KeyboardInterrupt:
+            console.print("interrupted; finished networks are kept: run the same command again to continue")
+            raise typer.Exit(130) from None
+    table = Table(title=f"{out}: medians over seeds", title_justify="left")
+    columns = ["size", *([extra_axis.field] if extra_axis else []), "finished", "success", "timing err", "pcs_90",
+               "PR", "scaling", "ramps", "train (s)"]
+    for column in columns:
+        table.add_column(column, justify="right")
+    fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
+    for row in size_summary(result.table):
+        table.add_row(str(row["size"]), *([str(row[extra_axis.field])] if extra_axis else []),
+                      f"{row['finished']}/{row['networks']}", fmt(row["success_fraction"], ".0%"),
+                      fmt(row["timing_rel_error"], ".1%"), fmt(row["pcs_90"], ".0f"), fmt(row["participation_ratio"], ".2f"),
+                      fmt(row["scaling_index"], ".2f"), fmt(row["ramp_fraction"], ".2f"), fmt(row["train_time_s"], ".0f"))
+    stdout.print(table)
+    if result.failed:
+        console.print(f"[bold red]{len(result.failed)} networks failed[/] (see DIR/results.csv, column error); "
+                      "run the same command again to retry them")
+    console.print(f"{result.trained} networks trained, {result.skipped} already finished, {result.wall_s:.0f} s; "
+                  f"wrote {out / 'results.csv'}, {out / 'results.nc'}, {out / 'figures'}")
+
+
 @app.command()
 @user_errors
 def report(study: Annotated[Path, typer.Argument(help="A study directory (see `rnncondense study`).")]) -> None:

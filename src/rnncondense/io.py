@@ -110,6 +110,21 @@ def write_toml(path: str | Path, data: dict[str, Any]) -> None:
     atomic_write_text(path, tomli_w.dumps(data))
 
 
+def write_netcdf(path: str | Path, dataset: Any) -> Path:
+    """Write an xarray Dataset as NetCDF-4 (h5netcdf engine), atomically.
+
+    Inside a Dask worker xarray would take a cluster-wide lock named after the target, which
+    fails for an in-memory write; the data are in memory, so they are written with the
+    synchronous scheduler and a local lock.
+    """
+    import dask
+
+    with dask.config.set(scheduler="synchronous"):
+        data = bytes(dataset.to_netcdf(engine="h5netcdf"))
+    atomic_write_bytes(path, data)
+    return Path(path)
+
+
 # ------------------------------------------------------------------------------ tensors
 
 

@@ -41,7 +41,7 @@ import xarray as xr
 from rnncondense.analysis.behavior import produced_intervals_ms
 from rnncondense.config import RunConfig
 from rnncondense.errors import ConfigError, FileFormatError, UserError
-from rnncondense.io import atomic_write_bytes
+from rnncondense.io import write_netcdf
 from rnncondense.rnn import Params, simulate
 from rnncondense.tasks import make_task
 
@@ -270,10 +270,7 @@ def time_normalized(
 
 def write_activity(activity: xr.Dataset, path: str | Path) -> Path:
     """Write an activity Dataset as NetCDF-4 (h5netcdf engine), atomically (temp file, then rename)."""
-    path = Path(path)
-    data = activity.to_netcdf(engine="h5netcdf")
-    atomic_write_bytes(path, bytes(data))
-    return path
+    return write_netcdf(path, activity)
 
 
 def read_activity(path: str | Path) -> xr.Dataset:

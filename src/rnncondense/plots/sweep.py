@@ -1,0 +1,197 @@
+"""Figures of a size sweep: metrics against network size, and example unit responses per size.
+
+`metrics_against_size` draws one panel per metric: every network as a dot (seeds spread a little
+sideways), the median over seeds as a line, on a logarithmic size axis; with an extra sweep axis,
+one colour per value. `success` is drawn as the fraction of seeds that succeeded.
+`unit_responses_by_size` shows, for one network per size, a few of its most variable units'
+condition-averaged responses from Set to the produced Go, coloured by interval (short: dark,
+long: light). `plot_sweep` writes both kinds into DIR/figures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import xarray as xr
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from rnncondense import io
+from rnncondense.analysis.activity import read_activity
+from rnncondense.analysis.summary import ACTIVITY_FILE, ANALYSIS_DIR
+from rnncondense.plots.analysis import top_variance_units
+from rnncondense.plots.common import interval_colors, new_figure, save_figure
+from rnncondense.sweep.spec import NETWORKS_DIR
+
+__all__ = ["metrics_against_size", "unit_responses_by_size", "example_networks", "plot_sweep",
+           "TASK_METRICS", "SOLUTION_METRICS"]
+
+TASK_METRICS = ("success", "timing_rel_error", "miss_rate", "mse", "success_iteration", "train_time_s")
+SOLUTION_METRICS = ("pcs_90", "participation_ratio", "scaling_index", "ramp_fraction", "spectral_radius",
+                    "max_real_eigenvalue")
+LABELS = {
+    "success": "success (fraction of seeds)",
+    "timing_rel_error": "timing error |P - I| / I",
+    "miss_rate": "miss rate",
+    "mse": "validation MSE",
+    "iterations": "training iterations",
+    "success_iteration": "first success (iteration)",
+    "train_time_s": "training time (s)",
+    "pcs_90": "PCs for 90 % variance",
+    "participation_ratio": "participation ratio",
+    "scaling_index": "scaling index (units)",
+    "ramp_fraction": "ramp fraction",
+    "spectral_radius": "spectral radius of W_rec",
+    "max_real_eigenvalue": "max Re λ of W_rec",
+}
+LOG_Y = {"mse", "train_time_s"}
+INTEGER_Y = {"pcs_90", "iterations", "success_iteration"}
+
+
+def _tidy(ax) -> None:
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+def _axis_dim(table: xr.Dataset) -> str | None:
+    extra = [dim for dim in table["size"].dims + table["mse"].dims if dim not in ("size", "seed")]
+    return extra[0] if extra else None
+
+
+def metrics_against_size(table: xr.Dataset, metrics: Sequence[str], *, title: str = "", columns: int = 3) -> Figure:
+    """One panel per metric against size: seeds as dots, median over seeds as a line (log x axis).
+
+    Args:
+        table: the sweep table (`sweep.table.rows_to_dataset`), dims (size, seed[, axis]).
+        metrics: variable names of `table`.
+    """
+    missing = [name for name in metrics if name not in table]
+    if missing:
+        raise ValueError(f"metrics {missing} are not in the sweep table; choose from {sorted(table.data_vars)}")
+    sizes = np.asarray(table["size"], dtype=float)
+    seeds = np.asarray(table["seed"])
+    axis = _axis_dim(table)
+    groups = [(None, table)] if axis is None else [(v, table.sel({axis: v})) for v in np.asarray(table[axis])]
+    palette = ["k"] if axis is None else colormaps["tab10"](np.arange(len(groups)) % 10)
+    rows = int(np.ceil(len(metrics) / columns))
+    fig = new_figure(3.3 * min(columns, len(metrics)) + 0.3, 2.6 * rows + 0.6)
+    axes = np.atleast_1d(fig.subplots(rows, min(columns, len(metrics)), squeeze=False)).ravel()
+    spread = 0.06 * (np.arange(len(seeds)) - (len(seeds) - 1) / 2) / max(len(seeds), 1)
+    for ax, name in zip(axes, metrics):
+        for (value, group), color in zip(groups, palette):
+            values = np.asarray(group[name].transpose("size", "seed"), dtype=float)
+            label = None if axis is None else f"{axis} = {value}"
+            if name == "success":
+                finished = np.isfinite(values).sum(axis=1)
+                fraction = np.where(finished > 0, np.nansum(values, axis=1) / np.maximum(finished, 1), np.nan)
+                ax.plot(sizes, fraction, "o-", color=color, lw=1.5, ms=5, label=label)
+                continue
+            for j in range(values.shape[1]):
+                ax.plot(sizes * np.exp(spread[j]), values[:, j], "o", color=color, ms=3.5, alpha=0.45, lw=0)
+            with np.errstate(all="ignore"):
+                median = np.array([np.nanmedian(row) if np.isfinite(row).any() else np.nan for row in values])
+            ax.plot(sizes, median, "-", color=color, lw=1.8, marker="_", ms=10, label=label)
+        ax.set_xscale("log")
+        ax.set_xticks(sizes)
+        ax.set_xticklabels([f"{s:g}" for s in sizes], fontsize=7)
+        ax.minorticks_off()
+        positive = np.asarray(table[name], dtype=float)
+        if name in LOG_Y and np.any(np.isfinite(positive) & (positive > 0)):
+            ax.set_yscale("log")
+        if name in INTEGER_Y:
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        if name in ("success", "miss_rate", "ramp_fraction"):
+            ax.set_ylim(-0.05, 1.05)
+        ax.set_xlabel("network size (units)", fontsize=8)
+        ax.set_ylabel(LABELS.get(name, name), fontsize=8)
+        ax.tick_params(labelsize=7)
+        _tidy(ax)
+    for ax in axes[len(metrics):]:
+        ax.set_visible(False)
+    if axis is not None:
+        axes[0].legend(fontsize=7, frameon=False)
+    default = f"{len(seeds)} seeds per size: dots = networks, line = median over seeds"
+    fig.suptitle(title or default, fontsize=9)
+    return fig
+
+
+def unit_responses_by_size(
+    activities: Mapping[str, xr.Dataset], *, n_units: int = 4, title: str = ""
+) -> Figure:
+    """Rows of example unit responses, one row per network (label -> its `condition_activity`).
+
+    Each panel is one of the network's `n_units` most variable units (over intervals and time from
+    Set), its condition-averaged rate from Set to each interval's produced Go (target interval
+    where it never crossed), coloured by interval.
+    """
+    if not activities:
+        raise ValueError("activities must hold at least one network")
+    columns = n_units
+    fig = new_figure(2.2 * columns + 0.9, 1.55 * len(activities) + 0.8)
+    axes = fig.subplots(len(activities), columns, squeeze=False, sharex=True)
+    for row, (label, activity) in zip(axes, activities.items()):
+        time = np.asarray(activity["time"])
+        rate = np.asarray(activity["rate"], dtype=np.float64)
+        produced = np.asarray(activity["produced_ms"], dtype=np.float64)
+        target = np.asarray(activity["interval"], dtype=np.float64)
+        after = time >= 0
+        units = top_variance_units(rate[:, after, :], min(n_units, rate.shape[-1]))
+        colors = interval_colors(len(target))
+        for ax, unit in zip(row, units):
+            for c in range(len(target)):
+                go = produced[c] if np.isfinite(produced[c]) else target[c]
+                keep = after & (time <= go)
+                ax.plot(time[keep], rate[c, keep, unit], color=colors[c], lw=1.1)
+            ax.set_title(f"unit {unit}", fontsize=7, pad=2)
+            ax.tick_params(labelsize=6)
+            _tidy(ax)
+        for ax in row[len(units):]:
+            ax.set_visible(False)
+        row[0].set_ylabel(label, fontsize=8)
+    fig.supxlabel("time from Set (ms), to the produced Go of each interval", fontsize=8)
+    default = "example networks: condition-averaged unit responses, coloured by interval (short: dark, long: light)"
+    fig.suptitle(title or default, fontsize=9)
+    return fig
+
+
+def example_networks(table: xr.Dataset) -> dict[int, str]:
+    """One network per size for the unit-response figure: the lowest seed that succeeded, else the
+    lowest seed with a result (first value of an extra axis). Maps size -> network name."""
+    axis = _axis_dim(table)
+    chosen = {}
+    for size in np.asarray(table["size"]):
+        cell = table.sel(size=size)
+        if axis is not None:
+            cell = cell.isel({axis: 0})
+        status = np.asarray(cell["status"]).astype(str)
+        success = np.asarray(cell["success"], dtype=float)
+        done = np.flatnonzero(status == "done")
+        if done.size == 0:
+            continue
+        won = done[success[done] == 1.0]
+        pick = int(won[0] if won.size else done[0])
+        chosen[int(size)] = str(np.asarray(cell["network"])[pick])
+    return chosen
+
+
+def plot_sweep(out: str | Path, table: xr.Dataset) -> list[Path]:
+    """Write DIR/figures/{task_vs_size, solution_vs_size, unit_responses_by_size}.png."""
+    out = Path(out)
+    figures = io.safe_child(out, io.FIGURES_DIR)
+    paths = [
+        save_figure(metrics_against_size(table, TASK_METRICS, title="task performance against size (same budget)"),
+                    figures / "task_vs_size.png"),
+        save_figure(metrics_against_size(table, SOLUTION_METRICS, title="solution type against size"),
+                    figures / "solution_vs_size.png"),
+    ]
+    examples = example_networks(table)
+    activities = {}
+    for size, name in examples.items():
+        path = out / NETWORKS_DIR / name / ANALYSIS_DIR / ACTIVITY_FILE
+        if path.is_file():
+            activities[f"N = {size}\n({name})"] = read_activity(path)
+    if activities:
+        paths.append(save_figure(unit_responses_by_size(activities), figures / "unit_responses_by_size.png"))
+    return paths

@@ -1,0 +1,197 @@
+"""One network of a sweep, as a worker runs it: train, analyse, write DIR/networks/<name>/result.json.
+
+The network's directory is an ordinary run directory (config.toml, checkpoint, params.safetensors,
+metrics.json, history.csv, analysis/), so every other command opens it; the sweep adds two files:
+
+    attempt.json   written when an attempt starts: attempt number, worker, pid, start time
+    result.json    written (atomically) when the network is trained and analysed; its presence
+                   marks the network finished, and the sweep table is assembled from these files
+
+Retries. An attempt that finds config.toml from an earlier, interrupted attempt continues that run
+from its last checkpoint (`train_run(..., resume=True)`); the training loop draws the same trials
+and noise for each iteration either way, so a resumed network ends with the same parameters as an
+uninterrupted one (to rounding, where thread settings change the order of sums). A directory
+without config.toml (an attempt killed before training began) is cleared and started afresh, and
+so is one whose checkpoint cannot be read. A network whose training diverges (`TrainingDiverged`)
+is finished with status "diverged" and no analysis; a rerun does not train it again.
+
+Analysis. `analyze_run` with noise-free trials and k = min(3, size) (`solution_metrics`) writes
+analysis/activity.nc and analysis/metrics.json into the run directory.
+
+Threads. Workers are meant to run one network per core. XLA's CPU backend otherwise spreads
+matrix products over all cores, so `limit_threads` sets XLA_FLAGS=--xla_cpu_multi_thread_eigen=false
+and OMP/OpenBLAS/MKL to one thread, unless already set, before JAX starts its backend in the
+worker. XLA still compiles and executes on a few threads of its own beside the Python thread (a
+worker training 50-unit networks averaged 1.45 cores, measured per thread from /proc), which two
+workers on two cores absorb without losing throughput per CPU-second (benchmarks/bench_sweep.py).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+from rnncondense import io
+from rnncondense.config import config_to_dict
+from rnncondense.errors import FileFormatError, RunDirError, TrainingDiverged
+from rnncondense.sweep.spec import NetworkJob, config_digest
+
+__all__ = ["train_network", "read_result", "limit_threads", "THREAD_ENV", "RESULT_FILE", "ATTEMPT_FILE"]
+
+RESULT_FORMAT = "rnncondense-sweep-network-1"
+RESULT_FILE = "result.json"
+ATTEMPT_FILE = "attempt.json"
+SOLUTION_K = 3
+XLA_SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false"
+THREAD_ENV = {
+    "XLA_FLAGS": XLA_SINGLE_THREAD,
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+
+
+def limit_threads(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Add the single-thread settings of THREAD_ENV to `environ` (default os.environ), keeping
+    values already there; the XLA flag is appended to existing XLA_FLAGS. Returns `environ`."""
+    environ = os.environ if environ is None else environ
+    for name, value in THREAD_ENV.items():
+        if name == "XLA_FLAGS":
+            flags = environ.get(name, "")
+            if "xla_cpu_multi_thread_eigen" not in flags:
+                environ[name] = f"{flags} {value}".strip()
+        else:
+            environ.setdefault(name, value)
+    return environ
+
+
+def read_result(run_dir: Path, job: NetworkJob) -> dict[str, Any] | None:
+    """The finished result of `job` in `run_dir`, or None if there is none for this very network."""
+    path = run_dir / RESULT_FILE
+    if not path.is_file():
+        return None
+    try:
+        result = io.read_json(path)
+    except FileFormatError:
+        return None
+    if not isinstance(result, dict) or result.get("format") != RESULT_FORMAT:
+        return None
+    if result.get("network") != job.name or result.get("config_sha256") != config_digest(job.config):
+        return None
+    return result
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MB; Linux reports ru_maxrss in kB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024.0 if sys.platform != "darwin" else peak / 2**20
+
+
+def _worker_address() -> str | None:
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):
+        return None
+
+
+def _fresh_start(run_dir: Path, job: NetworkJob) -> None:
+    """Clear `run_dir` (left by an attempt killed before it trained) and write the network's config."""
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    io.write_toml(run_dir / io.CONFIG_FILE, config_to_dict(job.config))
+
+
+def _remove_stale_temporaries(run_dir: Path) -> None:
+    """Temporary files of atomic writes that a killed attempt left behind (.NAME.XXXX.tmp)."""
+    for path in run_dir.glob(".*.tmp"):
+        path.unlink(missing_ok=True)
+
+
+def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: str | None = None) -> dict[str, Any]:
+    """Train and analyse one network of a sweep in `run_dir`, then write its result.json.
+
+    Meant to run on a Dask worker; safe to rerun: a finished network returns its stored result,
+    an interrupted one continues from its checkpoint (see the module docstring).
+    `compilation_cache`: a directory for JAX's persistent compilation cache
+    (`runtime.enable_compilation_cache`), so workers reuse programs compiled for the same size;
+    None leaves the worker's setting as it is.
+
+    Returns:
+        The JSON-ready result (also written to run_dir/result.json): network, size, seed, axis_value,
+        status ("done" or "diverged"), task (validation metrics of the kept network), training
+        (iterations, elapsed_s, ...), solution (`json_metrics` of `solution_metrics`), timing
+        (train_s, analysis_s, wall_s and the process's CPU time cpu_s, of this attempt), attempt,
+        resumed (continued an interrupted run), restarted (its checkpoint was unreadable), worker
+        (address, host, pid, peak_rss_mb: the process's peak resident memory so far).
+    """
+    limit_threads()
+    from rnncondense.analysis.summary import analyze_run
+    from rnncondense.runtime import enable_compilation_cache
+    from rnncondense.train.run import train_run
+
+    if compilation_cache:
+        enable_compilation_cache(compilation_cache)
+
+    start, cpu_start = time.perf_counter(), time.process_time()
+    run_dir = Path(run_dir)
+    stored = read_result(run_dir, job)
+    if stored is not None:
+        return stored
+    previous = io.read_json(run_dir / ATTEMPT_FILE) if (run_dir / ATTEMPT_FILE).is_file() else {}
+    attempt = int(previous.get("attempt", 0)) + 1 if isinstance(previous, dict) else 1
+    resumed = (run_dir / io.CONFIG_FILE).is_file()
+    if resumed:
+        _remove_stale_temporaries(run_dir)
+    else:
+        _fresh_start(run_dir, job)
+    worker = {"address": _worker_address(), "host": socket.gethostname(), "pid": os.getpid()}
+    record = {"network": job.name, "attempt": attempt, "resumed": resumed, **worker}
+    io.write_json(run_dir / ATTEMPT_FILE, {**record, "started": time.time()})
+    restarted = False
+    try:
+        try:
+            trained = train_run(job.config, run_dir, resume=True)
+        except (FileFormatError, RunDirError):  # an unreadable checkpoint or a foreign config: start again
+            _fresh_start(run_dir, job)
+            resumed, restarted = False, True
+            io.write_json(run_dir / ATTEMPT_FILE, {**record, "resumed": False, "started": time.time()})
+            trained = train_run(job.config, run_dir, resume=True)
+    except TrainingDiverged as error:
+        result = _result(job, status="diverged", error=str(error))
+    else:
+        train_s = time.perf_counter() - start
+        analysed = analyze_run(run_dir, k=min(SOLUTION_K, job.size), noise=False, figures=False)
+        analysed.pop("files", None)
+        timing = {"train_s": train_s, "analysis_s": time.perf_counter() - start - train_s}
+        result = _result(job, status="done", task=trained.metrics.to_dict(), training=trained.summary,
+                         solution=analysed, timing=timing)
+    result["timing"] = {**result.get("timing", {}), "wall_s": time.perf_counter() - start,
+                        "cpu_s": time.process_time() - cpu_start}
+    result.update(attempt=attempt, resumed=resumed, restarted=restarted, finished=time.time(),
+                  worker={**worker, "peak_rss_mb": _peak_rss_mb()})
+    io.write_json(run_dir / RESULT_FILE, result)
+    return io.read_json(run_dir / RESULT_FILE)
+
+
+def _result(job: NetworkJob, *, status: str, **parts: Any) -> dict[str, Any]:
+    return {
+        "format": RESULT_FORMAT,
+        "network": job.name,
+        "size": job.size,
+        "seed": job.seed,
+        "axis_value": job.axis_value,
+        "config_sha256": config_digest(job.config),
+        "status": status,
+        **parts,
+    }
+

@@ -1,0 +1,312 @@
+"""`run_sweep`: train and analyse every network of a sweep on a Dask cluster, then tabulate and plot.
+
+The client (this process) validates everything, skips finished networks, submits the others to the
+cluster (largest networks first, so the long jobs start early and the short ones fill the gaps;
+with this process's persistent compilation cache, if it has one, so the workers share compiled
+programs),
+reports progress, and finally assembles the table from the networks' result.json files and draws
+the figures. The workers do the science (`network.train_network`) and write each network's result
+into its own directory as soon as it is done, so nothing finished is lost if the client, a worker
+or the whole cluster stops; running the same sweep again continues it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+import xarray as xr
+
+from rnncondense import io
+from rnncondense.config import RunConfig
+from rnncondense.errors import ConfigError, UserError
+from rnncondense.sweep import cluster as clusters
+from rnncondense.sweep.network import ATTEMPT_FILE, read_result, train_network
+from rnncondense.sweep.spec import (
+    NETWORKS_DIR,
+    Axis,
+    NetworkJob,
+    SweepSpec,
+    check_sweep_dir,
+    make_spec,
+    write_sweep_file,
+)
+from rnncondense.sweep.table import result_row, write_tables
+
+__all__ = ["run_sweep", "SweepProgress", "SweepResult"]
+
+POLL_S = 1.0
+
+
+class SweepProgress(NamedTuple):
+    """What a progress display needs; sent when the sweep starts, on every change and every poll."""
+
+    total: int  # networks in the sweep
+    done: int  # finished, including those skipped because an earlier run finished them
+    running: int  # being trained now
+    failed: int  # gave an error or lost their worker more often than the scheduler allows
+    skipped: int  # finished before this call
+    elapsed_s: float  # since this call started
+    eta_s: float | None  # estimated seconds to the end; None until a network has finished
+    last: str | None  # name of the network that finished (or failed) most recently
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """A finished sweep call: its directory, table, rows, failures and cost."""
+
+    out: Path
+    table: xr.Dataset  # results.nc: dims (size, seed[, axis field])
+    rows: list[dict[str, Any]]  # results.csv, one row per network
+    failed: dict[str, str]  # network name -> error, for the networks without a result
+    trained: int  # networks finished by this call
+    skipped: int  # networks finished before this call
+    wall_s: float
+    files: list[Path]  # tables and figures written
+
+
+class _Durations:
+    """Seconds per network, to estimate the time left: the median of finished networks of the same
+    size, else a power law t = a n^b fitted to the per-size medians (0 <= b <= 3; b = 1 while only
+    one size has finished: an HF iteration costs about n^1.3 from 20 to 200 units, plus a fixed
+    compilation time)."""
+
+    def __init__(self) -> None:
+        self.by_size: dict[int, list[float]] = {}
+
+    def add(self, size: int, seconds: float | None) -> None:
+        if seconds is not None and math.isfinite(seconds) and seconds > 0:
+            self.by_size.setdefault(size, []).append(seconds)
+
+    def estimate(self, size: int) -> float | None:
+        if size in self.by_size:
+            return float(np.median(self.by_size[size]))
+        if not self.by_size:
+            return None
+        sizes = np.array(sorted(self.by_size), dtype=float)
+        medians = np.array([np.median(self.by_size[int(n)]) for n in sizes])
+        slope = 1.0
+        if len(sizes) > 1:
+            slope = float(np.clip(np.polyfit(np.log(sizes), np.log(medians), 1)[0], 0.0, 3.0))
+        intercept = float(np.mean(np.log(medians) - slope * np.log(sizes)))
+        return float(np.exp(intercept + slope * np.log(size)))
+
+
+def _task_key(out: Path, spec: SweepSpec, job: NetworkJob) -> str:
+    """A Dask key unique to this sweep directory and network (two sweeps can share a scheduler)."""
+    token = hashlib.sha256(f"{out.resolve()}|{spec.record()}".encode()).hexdigest()[:10]
+    return f"rnncondense-sweep-{token}-{job.name}"
+
+
+def _compilation_cache() -> str | None:
+    """This process's persistent JAX compilation cache directory (set by the command line), if any."""
+    import jax
+
+    return jax.config.jax_compilation_cache_dir or None
+
+
+def _started_s(run_dir: Path, since: float) -> float | None:
+    """When the running attempt of a network started (epoch s), if it started after `since`."""
+    try:
+        started = float(io.read_json(run_dir / ATTEMPT_FILE)["started"])
+    except (UserError, KeyError, TypeError, ValueError):
+        return None
+    return started if started >= since else None
+
+
+def _describe_error(error: BaseException | None) -> str:
+    if error is None:
+        return "cancelled"
+    name = type(error).__name__
+    if name == "KilledWorker":
+        return f"KilledWorker: its worker died more often than the scheduler allows (allowed-failures); {error}"
+    return f"{name}: {error}"
+
+
+def run_sweep(
+    config: RunConfig,
+    *,
+    sizes: list[int],
+    seeds: int,
+    out: str | Path,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    axis: Axis | None = None,
+    on_progress: Callable[[SweepProgress], None] | None = None,
+    connect_timeout_s: float = clusters.CONNECT_TIMEOUT_S,
+    figures: bool = True,
+    poll_s: float = POLL_S,
+) -> SweepResult:
+    """Train every (size, seed[, axis value]) network from scratch with the same budget, analyse it,
+    and write DIR/results.csv, DIR/results.nc and DIR/figures.
+
+    Every network trains for exactly `train.max_iters` iterations (the config must set
+    `train.stop_on_success = false`), keeps its best validated network (`train_run`), and is
+    analysed with `solution_metrics` on noise-free trials with k = 3 (k = size below 3 units).
+
+    Args:
+        config: the base run configuration; its model.n_units and train.seed are set per network.
+        sizes: network sizes (units), distinct positive integers.
+        seeds: networks per size; seeds 0, ..., seeds - 1 of train.seed.
+        out: the sweep directory DIR (new, empty, or holding this same sweep, which is continued).
+        scheduler: address of an existing Dask scheduler (tcp://host:port); None starts a local
+            cluster of `n_workers` single-threaded worker processes (default: one per core).
+        n_workers: workers of the local cluster; not allowed with `scheduler`.
+        axis: an optional extra axis over any config field (`spec.parse_axis("model.g=1.0,1.5")`).
+        on_progress: called with a SweepProgress at the start, on every change and every `poll_s` s.
+        connect_timeout_s: how long to wait for `scheduler` to answer (s).
+        figures: draw DIR/figures.
+
+    Returns:
+        SweepResult; networks that failed (an error, or a worker lost more often than the
+        scheduler allows) have rows with status "failed" and are retried by the next call.
+
+    Raises:
+        ConfigError: a bad size list, seed count, axis, worker count or scheduler address, or an
+            unreachable scheduler (one line naming the value and what is allowed).
+        RunDirError: `out` holds something else, or a sweep with other arguments.
+    """
+    start = time.perf_counter()
+    session_start = time.time()
+    spec = make_spec(config, sizes=sizes, seeds=seeds, axis=axis)
+    n_workers = clusters.check_workers(n_workers)
+    if isinstance(connect_timeout_s, bool) or not isinstance(connect_timeout_s, (int, float)) or not connect_timeout_s > 0:
+        raise ConfigError(f"connect_timeout_s = {connect_timeout_s!r} is not allowed: it must be a positive number of seconds")
+    if scheduler is not None and n_workers is not None:
+        raise ConfigError(
+            f"workers (--workers) = {n_workers} is not allowed with --scheduler: an existing cluster has the workers "
+            "it was started with (e.g. dask-jobqueue's cluster.scale(jobs=...))"
+        )
+    out = check_sweep_dir(out, spec)
+    networks = Path(out) / NETWORKS_DIR
+    stored = {job.name: read_result(networks / job.name, job) for job in spec.jobs}
+    pending = [job for job in spec.jobs if stored[job.name] is None]
+    durations = _Durations()
+    for job in spec.jobs:
+        if stored[job.name] is not None:
+            durations.add(job.size, (stored[job.name].get("timing") or {}).get("wall_s"))
+    skipped = len(spec.jobs) - len(pending)
+    failed: dict[str, str] = {}
+
+    def report(done: int, running: int, eta_s: float | None, last: str | None) -> None:
+        if on_progress is not None:
+            on_progress(SweepProgress(len(spec.jobs), done, running, len(failed), skipped,
+                                      time.perf_counter() - start, eta_s, last))
+
+    if pending:
+        client, local = _open_client(scheduler, n_workers, connect_timeout_s)
+        try:
+            write_sweep_file(out, spec)
+            _run_jobs(client, out, spec, pending, stored, failed, durations, report, skipped, poll_s, session_start)
+        finally:
+            client.close()
+            if local is not None:
+                local.close()
+    else:
+        write_sweep_file(out, spec)
+        report(skipped, 0, 0.0, None)
+
+    rows = [result_row(spec, job, stored[job.name], error=failed.get(job.name)) for job in spec.jobs]
+    table, files = write_tables(out, spec, rows)
+    if figures:
+        from rnncondense.plots.sweep import plot_sweep
+
+        files += plot_sweep(out, table)
+    return SweepResult(Path(out), table, rows, failed, len(pending) - len(failed), skipped,
+                       time.perf_counter() - start, files)
+
+
+def _open_client(scheduler: str | None, n_workers: int | None, timeout_s: float):
+    """(client, local cluster or None)."""
+    if scheduler is not None:
+        return clusters.connect(scheduler, timeout_s=timeout_s), None
+    from distributed import Client
+
+    local = clusters.local_cluster(n_workers)
+    try:
+        return Client(local, set_as_default=False), local
+    except BaseException:
+        local.close()
+        raise
+
+
+def _run_jobs(client, out: Path, spec: SweepSpec, pending: list[NetworkJob], stored: dict, failed: dict,
+              durations: _Durations, report: Callable, skipped: int, poll_s: float, session_start: float) -> None:
+    """Submit `pending`, poll until every future is finished or failed; fill `stored` and `failed`."""
+    networks = out / NETWORKS_DIR
+    changes = threading.Event()
+    cache = _compilation_cache()
+    futures = {
+        client.submit(train_network, job, str(networks / job.name), compilation_cache=cache,
+                      key=_task_key(out, spec, job), priority=job.size, retries=0): job
+        for job in sorted(pending, key=lambda job: -job.size)  # submitted one by one: the first go first
+    }
+    keys = {future.key: job for future, job in futures.items()}
+    for future in futures:
+        future.add_done_callback(lambda _: changes.set())
+    done, last = skipped, None
+    report(done, 0, None, None)
+    while futures:
+        changes.wait(poll_s)
+        changes.clear()
+        changed = False
+        for future, job in list(futures.items()):
+            if future.status not in ("finished", "error", "cancelled", "lost"):
+                continue
+            # the table is built from the file the worker wrote, not from the future's copy
+            result = read_result(networks / job.name, job)
+            if result is None and future.status == "finished":
+                result = future.result()
+            if result is not None:
+                stored[job.name] = result
+                durations.add(job.size, (result.get("timing") or {}).get("wall_s"))
+                done += 1
+            else:
+                failed[job.name] = _describe_error(future.exception() if future.status == "error" else None)
+            last, changed = job.name, True
+            del futures[future]
+            future.release()
+        if client.status not in ("running", "connecting"):
+            raise UserError(
+                f"lost the Dask scheduler (client {client.status}); {done} of {len(spec.jobs)} networks are finished "
+                "and kept: rerun the same command to continue"
+            )
+        running, threads = _running(client, keys, futures)
+        eta_s = _eta(running, threads, futures, durations, networks, session_start)
+        report(done, len(running), eta_s, last if changed else None)
+
+
+def _running(client, keys: dict[str, NetworkJob], futures: dict) -> tuple[list[NetworkJob], int]:
+    """Networks being trained (our keys in the scheduler's processing sets, at most one per
+    thread) and the cluster's number of threads."""
+    try:
+        processing = client.processing()
+        threads = sum(client.nthreads().values())
+    except (OSError, TimeoutError):
+        return [], 1
+    outstanding = {future.key for future in futures}
+    running = [keys[k] for ks in processing.values() for k in ks if k in keys and k in outstanding]
+    return running[:threads], max(threads, 1)
+
+
+def _eta(running: list[NetworkJob], threads: int, futures: dict, durations: _Durations, networks: Path,
+         session_start: float) -> float | None:
+    """Estimated seconds left: the work of the unfinished networks (less what the running ones have
+    done) spread over the cluster's threads, and at least the longest remaining running network."""
+    estimates = {job.name: durations.estimate(job.size) for job in futures.values()}
+    if any(value is None for value in estimates.values()):
+        return None
+    now = time.time()
+    left = dict(estimates)
+    for job in running:
+        started = _started_s(networks / job.name, session_start)
+        if started is not None:
+            left[job.name] = max(estimates[job.name] - (now - started), 0.0)
+    longest = max((left[job.name] for job in running), default=0.0)
+    return max(sum(left.values()) / threads, longest)
