@@ -16,7 +16,7 @@ from rnncondense.analysis.pca import PCA, project
 from rnncondense.analysis.ramps import Ramps
 from rnncondense.analysis.scaling import ScalingIndex
 from rnncondense.analysis.spectrum import Spectrum
-from rnncondense.plots.common import interval_colors, new_figure
+from rnncondense.plots.common import interval_colors, new_figure, panel_grid, tidy
 
 __all__ = [
     "variance_explained",
@@ -27,10 +27,6 @@ __all__ = [
     "scaling_histogram",
     "top_variance_units",
 ]
-
-
-def _tidy(ax) -> None:
-    ax.spines[["top", "right"]].set_visible(False)
 
 
 def variance_explained(result: PCA, *, n_show: int = 10, threshold: float = 0.9, title: str = "") -> Figure:
@@ -53,7 +49,7 @@ def variance_explained(result: PCA, *, n_show: int = 10, threshold: float = 0.9,
     ax.set_title(
         title or f"PCs for 90 %: {result.pcs_90}   participation ratio: {result.participation_ratio:.2f}", fontsize=9
     )
-    _tidy(ax)
+    tidy(ax)
     return fig
 
 
@@ -97,7 +93,7 @@ def draw_pc_plane(ax, activity: xr.Dataset, result: PCA, i: int = 0, j: int = 1)
     ratio = result.explained_variance_ratio
     ax.set_xlabel(f"PC{i + 1} ({ratio[i]:.0%} var)")
     ax.set_ylabel(f"PC{j + 1} ({ratio[j]:.0%} var)")
-    _tidy(ax)
+    tidy(ax)
 
 
 def pc_trajectories_2d(activity: xr.Dataset, result: PCA, *, title: str = "") -> Figure:
@@ -164,10 +160,7 @@ def unit_responses(
         raise ValueError("units must name at least one unit")
     n_intervals = activity.sizes["interval"]
     colors = interval_colors(n_intervals)
-    cols = min(4, len(units))
-    rows = int(np.ceil(len(units) / cols))
-    fig = new_figure(2.3 * cols + 0.3, 1.75 * rows + 0.7)
-    axes = np.atleast_1d(fig.subplots(rows, cols, sharex=True, squeeze=False)).ravel()
+    fig, axes = panel_grid(len(units), width=2.3, height=1.75, extra_height=0.7, sharex=True)
     time = np.asarray(activity["time"])
     rate = np.asarray(activity["rate"])
     produced = np.asarray(activity["produced_ms"], dtype=np.float64)
@@ -191,9 +184,7 @@ def unit_responses(
             label += "  ramp"
         ax.set_title(label, fontsize=8)
         ax.tick_params(labelsize=7)
-        _tidy(ax)
-    for ax in axes[len(units) :]:
-        ax.set_visible(False)
+        tidy(ax)
     if trajectories is None:
         fig.supxlabel("time from Set (ms); dotted: produced Go of each interval", fontsize=9)
     else:
@@ -220,7 +211,7 @@ def draw_spectrum(ax, spectrum: Spectrum, *, legend: bool = True) -> None:
     ax.set_ylabel("Im λ")
     if legend:
         ax.legend(fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2)
-    _tidy(ax)
+    tidy(ax)
 
 
 def eigenvalue_spectrum(spectrum: Spectrum, *, title: str = "") -> Figure:
@@ -259,5 +250,5 @@ def scaling_histogram(units: ScalingIndex, *, pcs: ScalingIndex | None = None, t
     ax.set_ylabel("units")
     ax.legend(fontsize=7, frameon=False, loc="upper left")
     ax.set_title(title or f"temporal scaling of {values.size} units", fontsize=9, pad=12)
-    _tidy(ax)
+    tidy(ax)
     return fig

@@ -17,6 +17,25 @@ def new_figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
 
+def tidy(ax) -> None:
+    """No top and right spines."""
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+def panel_grid(
+    n_panels: int, *, width: float, height: float, extra_height: float = 0.5, max_cols: int = 4, **subplots
+) -> tuple[Figure, np.ndarray]:
+    """A figure of `n_panels` axes in rows of at most `max_cols`, `width` x `height` inches each;
+    returns the figure and the first `n_panels` axes (the spare ones are hidden)."""
+    cols = max(1, min(max_cols, n_panels))
+    rows = int(np.ceil(n_panels / cols))
+    fig = new_figure(width * cols, height * rows + extra_height)
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False, **subplots)).ravel()
+    for ax in axes[n_panels:]:
+        ax.set_visible(False)
+    return fig, axes[:n_panels]
+
+
 def save_figure(fig: Figure, path: str | Path, *, dpi: int = 130) -> Path:
     """Write `fig` atomically; the format follows the suffix (png, pdf, svg)."""
     path = Path(path)

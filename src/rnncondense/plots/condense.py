@@ -13,7 +13,7 @@ from rnncondense.analysis.summary import solution_metrics
 from rnncondense.condense.config import CondenseConfig
 from rnncondense.config import RunConfig
 from rnncondense.plots.analysis import draw_pc_plane, draw_spectrum, unit_responses
-from rnncondense.plots.common import interval_colors, new_figure, save_figure
+from rnncondense.plots.common import interval_colors, new_figure, panel_grid, save_figure, tidy
 from rnncondense.rnn import simulate
 from rnncondense.tasks import make_task
 
@@ -52,7 +52,7 @@ def metrics_against_size(records: list[dict], *, title: str) -> Figure:
             ax.set_yscale("log")
         ax.set_title(label, fontsize=9)
         ax.set_xlim(n_original * 1.03, min(sizes.min() if sizes.size else 0, n_original) * 0.97)
-        ax.spines[["top", "right"]].set_visible(False)
+        tidy(ax)
     fig.supxlabel("units in the network (the original on the left)", fontsize=9)
     fig.suptitle(title, fontsize=10)
     return fig
@@ -63,10 +63,7 @@ def behavior_per_step(networks: list[tuple[dict, object]], config: RunConfig) ->
     task = make_task(config.task)
     batch = task.condition_batch()
     colors = interval_colors(len(task.intervals_ms))
-    cols = min(4, len(networks))
-    rows = int(np.ceil(len(networks) / cols))
-    fig = new_figure(3.0 * cols, 2.3 * rows + 0.5)
-    axes = np.atleast_1d(fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False)).ravel()
+    fig, axes = panel_grid(len(networks), width=3.0, height=2.3, sharex=True, sharey=True)
     n_original = networks[0][0]["n_units"]
     for ax, (record, params) in zip(axes, networks):
         outputs = np.asarray(simulate(params, batch.inputs, alpha=config.alpha).outputs)[..., 0]
@@ -78,9 +75,7 @@ def behavior_per_step(networks: list[tuple[dict, object]], config: RunConfig) ->
         ax.set_title(f"{merged} merged ({record['n_units']} units): {verdict}", fontsize=8,
                      color="k" if record["success"] else "tab:red")
         ax.set_ylim(-0.3, 1.6)
-        ax.spines[["top", "right"]].set_visible(False)
-    for ax in axes[len(networks):]:
-        ax.set_visible(False)
+        tidy(ax)
     fig.supxlabel("time from trial start (ms); dashed: target", fontsize=9)
     fig.supylabel("output", fontsize=9)
     fig.suptitle("merged network behaviour, noise-free, one trial per interval", fontsize=10)

@@ -23,7 +23,7 @@ from rnncondense import io
 from rnncondense.analysis.activity import read_activity
 from rnncondense.analysis.summary import ACTIVITY_FILE, ANALYSIS_DIR
 from rnncondense.plots.analysis import top_variance_units
-from rnncondense.plots.common import interval_colors, new_figure, save_figure
+from rnncondense.plots.common import interval_colors, new_figure, save_figure, tidy
 from rnncondense.sweep.spec import NETWORKS_DIR
 
 __all__ = ["metrics_against_size", "unit_responses_by_size", "example_networks", "plot_sweep",
@@ -49,10 +49,6 @@ LABELS = {
 }
 LOG_Y = {"mse", "train_time_s"}
 INTEGER_Y = {"pcs_90", "iterations", "success_iteration"}
-
-
-def _tidy(ax) -> None:
-    ax.spines[["top", "right"]].set_visible(False)
 
 
 def _axis_dim(table: xr.Dataset) -> str | None:
@@ -107,7 +103,7 @@ def metrics_against_size(table: xr.Dataset, metrics: Sequence[str], *, title: st
         ax.set_xlabel("network size (units)", fontsize=8)
         ax.set_ylabel(LABELS.get(name, name), fontsize=8)
         ax.tick_params(labelsize=7)
-        _tidy(ax)
+        tidy(ax)
     for ax in axes[len(metrics):]:
         ax.set_visible(False)
     if axis is not None:
@@ -146,7 +142,7 @@ def unit_responses_by_size(
                 ax.plot(time[keep], rate[c, keep, unit], color=colors[c], lw=1.1)
             ax.set_title(f"unit {unit}", fontsize=7, pad=2)
             ax.tick_params(labelsize=6)
-            _tidy(ax)
+            tidy(ax)
         for ax in row[len(units):]:
             ax.set_visible(False)
         row[0].set_ylabel(label, fontsize=8)

@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from rnncondense.analysis.behavior import BehaviorMetrics
-from rnncondense.plots.common import interval_colors, new_figure
+from rnncondense.plots.common import interval_colors, new_figure, panel_grid, tidy
 from rnncondense.tasks.cue_set_go import TrialBatch
 
 
@@ -30,7 +30,7 @@ def task_panel(batch: TrialBatch, outputs: np.ndarray, times_ms: np.ndarray, *, 
         ax.axhline(1.0, color="0.8", lw=0.6)
         ax.set_ylabel(f"{batch.interval_ms[i]:.0f} ms", rotation=0, ha="right", va="center", fontsize=8)
         ax.set_yticks([0, 1])
-        ax.spines[["top", "right"]].set_visible(False)
+        tidy(ax)
     axes[0].legend(loc="upper left", ncols=4, fontsize=7, frameon=False)
     axes[-1].set_xlabel("time from trial start (ms)")
     fig.suptitle(title or "Cue-Set-Go: inputs, target and output per interval", fontsize=10)
@@ -50,7 +50,7 @@ def produced_vs_target(metrics: BehaviorMetrics, *, title: str = "") -> Figure:
     ax.set_xlabel("target interval (ms)")
     ax.set_ylabel("produced interval (ms)")
     ax.set_title(title or f"timing error {metrics.timing_mae_ms:.0f} ms, misses {metrics.miss_rate:.0%}", fontsize=9)
-    ax.spines[["top", "right"]].set_visible(False)
+    tidy(ax)
     return fig
 
 
@@ -63,10 +63,7 @@ def unit_activity(
     """
     n_intervals = len(batch.interval_ms)
     colors = interval_colors(n_intervals)
-    cols = min(4, len(units))
-    rows = int(np.ceil(len(units) / cols))
-    fig = new_figure(2.4 * cols, 1.9 * rows + 0.5)
-    axes = np.atleast_1d(fig.subplots(rows, cols, sharex=True, squeeze=False)).ravel()
+    fig, axes = panel_grid(len(units), width=2.4, height=1.9, sharex=True)
     for ax, unit in zip(axes, units):
         for i in range(n_intervals):
             set_step = int(round(float(batch.set_time_ms[i]) / dt_ms))
@@ -76,9 +73,7 @@ def unit_activity(
             ax.plot(t, rates[i, start:end, unit], color=colors[i], lw=1.2)
         ax.axvline(0, color="0.7", lw=0.7)
         ax.set_title(f"unit {unit}", fontsize=8)
-        ax.spines[["top", "right"]].set_visible(False)
-    for ax in axes[len(units) :]:
-        ax.set_visible(False)
+        tidy(ax)
     fig.supxlabel("time from Set (ms), to one interval after", fontsize=9)
     fig.supylabel("rate tanh(x)", fontsize=9)
     fig.suptitle("unit activity, coloured by interval (short: dark, long: light)", fontsize=10)
