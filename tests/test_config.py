@@ -39,10 +39,12 @@ def test_defaults_are_the_design_defaults():
         ({"task": {"dt_ms": 30.0}}, "run.toml: task.set_duration_ms (=20.0) must be at least task.dt_ms (=30.0)"),
         ({"model": {"sigma_rec": float("nan")}}, "model.sigma_rec = nan is not allowed"),
         ({"train": {"stop_on_success": "yes"}}, "train.stop_on_success = 'yes' is not allowed: Input should be a valid boolean"),
+        ({"task": {"\n": 0}}, "unknown field 'task.\\n'; allowed here: cue_levels"),  # a control character stays escaped
     ],
 )
 def test_bad_values_get_one_clear_line(data, expected):
-    assert expected in _error(data)
+    message = _error(data)
+    assert expected in message and "\n" not in message
 
 
 def test_validation_and_checkpoint_frequency_depend_on_the_trainer():

@@ -180,15 +180,20 @@ def _allowed_fields(model: type[BaseModel], loc: tuple) -> list[str]:
     return sorted(model.model_fields)
 
 
+def _printable(text: str) -> str:
+    """`text` with control characters (a newline in a TOML key, say) written as escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def format_validation_error(error: ValidationError, source: str, model: type[BaseModel]) -> str:
     """One line for the first problem: source, field, value and what is allowed."""
     first = error.errors(include_url=False)[0]
     loc = tuple(first["loc"])
-    field = ".".join(str(p) for p in loc) or "(top level)"
+    field = _printable(".".join(str(p) for p in loc)) or "(top level)"
     if first["type"] == "extra_forbidden":
         allowed = ", ".join(_allowed_fields(model, loc))
         return f"{source}: unknown field '{field}'; allowed here: {allowed}"
-    message = first["msg"]
+    message = _printable(first["msg"])
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
     if not loc or isinstance(first["input"], dict):  # a check across fields names them itself
