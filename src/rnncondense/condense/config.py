@@ -33,7 +33,7 @@ class CondenseConfig(BaseModel):
     clusters: list[Annotated[int, Field(ge=1)]] = Field(
         default_factory=lambda: [64, 32, 16, 12, 8, 6, 4, 3, 2], min_length=1
     )  # canonical: numbers of response types tried, largest first
-    max_merges: Annotated[int, Field(ge=1)] | None = None  # one-shot: stop after this many (default: at failure)
+    max_merges: Annotated[int, Field(ge=1)] | None = None  # one-shot: at most this many (it stops at failure anyway)
     metrics_every: Annotated[int, Field(ge=1)] = 5  # one-shot: solution-type metrics every so many merges
     seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
 

@@ -169,7 +169,8 @@ def start(params: Params) -> State:
 
 
 def one_shot(state: State, context: Context, on_step: OnStep) -> str:
-    """Merge one pair at a time without retraining until the task fails; returns why it stopped."""
+    """Merge one pair at a time without retraining until the task fails (or `max_merges`);
+    returns why it stopped."""
     settings = context.settings
     max_merges = settings.max_merges or state.alive.size
     while True:
@@ -194,7 +195,7 @@ def one_shot(state: State, context: Context, on_step: OnStep) -> str:
         record["merged"] = [[int(state.unit_ids[pair.removed]), int(state.unit_ids[pair.kept])]]
         record["elapsed_s"] = time.perf_counter() - started
         on_step(state, record)
-        if failed and settings.max_merges is None:
+        if failed:
             return f"the task failed after {state.step} merges ({state.n_units} units)"
 
 
