@@ -44,7 +44,8 @@ def user_errors(command: Callable) -> Callable:
 
 
 class TrainProgress:
-    """A rich progress bar: iteration, loss, timing error, elapsed and ETA."""
+    """A rich progress bar: iteration, loss, timing error, elapsed and ETA. It appears with the
+    first iteration, so a run refused before it starts prints nothing but its one error line."""
 
     def __init__(self, total: int, start: int = 0, label: str = "train"):
         self.bar = Progress(
@@ -60,15 +61,18 @@ class TrainProgress:
             transient=False,
         )
         self.task = self.bar.add_task(label, total=total, completed=start, loss="-", timing="-", extra="")
+        self.shown = False
 
     def __enter__(self):
-        self.bar.__enter__()
         return self
 
     def __exit__(self, *exc):
-        return self.bar.__exit__(*exc)
+        return self.bar.__exit__(*exc) if self.shown else None
 
     def __call__(self, progress) -> None:
+        if not self.shown:
+            self.bar.__enter__()
+            self.shown = True
         fields = {"loss": f"{progress.info['loss']:.2e}"}
         if progress.metrics is not None:
             m = progress.metrics
@@ -127,7 +131,8 @@ def evaluate(
     config, params = load_run(run)
     task = make_task(config.task)
     metrics = evaluate_network(
-        params, task, alpha=config.alpha, sigma_rec=config.model.sigma_rec, key=jax.random.PRNGKey(seed), repeats=repeats
+        params, task, alpha=config.alpha, sigma_rec=config.model.sigma_rec, key=jax.random.PRNGKey(seed), repeats=repeats,
+        check_finite=True,
     )
     io.write_json(Path(run) / "evaluation.json", {**metrics.to_dict(), "repeats": repeats, "seed": seed})
     stdout.print(_metrics_table(metrics, f"{run}: {metrics.n_trials} trials"))
@@ -188,7 +193,7 @@ def condense(
     ridge: Annotated[float, typer.Option(help="Least-squares ridge per sample.")] = 1e-4,
     weight: Annotated[float, typer.Option(help="Weight of the alignment term (preserving).")] = 0.02,
     clusters: Annotated[str, typer.Option(help="Canonical: numbers of response types, decreasing.")] = "64,32,16,12,8,6,4,3,2",
-    max_merges: Annotated[Optional[int], typer.Option(help="One-shot: stop after this many merges.")] = None,
+    max_merges: Annotated[Optional[int], typer.Option(help="One-shot: at most this many merges (it stops when the task fails).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the recordings and retraining.")] = 0,
     resume: Annotated[bool, typer.Option(help="Continue the condensation in --out.")] = False,
 ) -> None:

@@ -19,3 +19,7 @@ class FileFormatError(UserError):
 
 class TrainingDiverged(UserError):
     """Training produced NaN or inf and could not recover."""
+
+
+class SimulationDiverged(UserError):
+    """A simulation produced NaN or inf (its message names the first time step and trial)."""

@@ -1,8 +1,8 @@
 """Files of a run: atomic writes, checksummed safetensors weights, JSON, CSV and run directories.
 
 Nothing here unpickles. Weights and checkpoints are safetensors files whose JSON header carries
-`format = "rnncondense"`, a `kind` (params, checkpoint, ...) and the SHA-256 of every tensor's
-name, dtype, shape and bytes, checked on load.
+`format = "rnncondense"`, a `kind` (params, checkpoint, ...), the SHA-256 of every tensor's
+name, dtype, shape and bytes and the SHA-256 of the JSON metadata, both checked on load.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import io
 import json
 import math
 import os
+import re
 import struct
 import tempfile
 from pathlib import Path
@@ -65,6 +66,37 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+# the temporary files of `atomic_write_bytes`: .NAME.XXXXXXXX.tmp (mkstemp's 8 random characters)
+_TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+
+
+def is_temporary(path: str | Path) -> bool:
+    """Whether `path` is named like the temporary file of an interrupted atomic write."""
+    return bool(_TEMPORARY.match(Path(path).name))
+
+
+def remove_stale_temporaries(directory: str | Path, *, recursive: bool = False) -> list[Path]:
+    """Delete the temporary files that interrupted atomic writes left in `directory` (and, with
+    `recursive`, below it); returns them. Only a process that owns the directory may call this:
+    a temporary of a write in progress elsewhere would be removed too."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    removed = []
+    for path in directory.rglob(".*.tmp") if recursive else directory.glob(".*.tmp"):
+        if is_temporary(path) and path.is_file() and not path.is_symlink():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def holds_nothing(directory: str | Path) -> bool:
+    """Whether `directory` exists and holds nothing but temporaries of interrupted atomic writes
+    (what a process killed before it wrote its first file leaves)."""
+    directory = Path(directory)
+    return directory.is_dir() and all(is_temporary(p) and p.is_file() for p in directory.iterdir())
+
+
 def _json_safe(value: Any) -> Any:
     """NaN and inf become null; numpy scalars become Python numbers."""
     if isinstance(value, dict):
@@ -85,14 +117,41 @@ def write_json(path: str | Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(_json_safe(data), indent=2, allow_nan=False) + "\n")
 
 
-def read_json(path: str | Path) -> Any:
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed (this project writes NaN and inf as null)")
+
+
+def read_json(path: str | Path, *, top: type | None = dict) -> Any:
+    """Parse a JSON file strictly: NaN, Infinity and -Infinity are refused, and so is a top-level
+    value that is not of type `top` (default: an object; None allows any).
+
+    Raises:
+        FileFormatError: one line naming the file and what is wrong with it.
+    """
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
     except FileNotFoundError:
         raise FileFormatError(f"{path}: file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise FileFormatError(f"{path}: not a valid JSON file ({error})") from None
+    except IsADirectoryError:
+        raise FileFormatError(f"{path}: is a directory, expected a JSON file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise FileFormatError(f"{path}: not a valid JSON file ({_one_line(error)})") from None
+    except OSError as error:
+        raise FileFormatError(f"{path}: cannot be read ({error.strerror or error})") from None
+    if top is not None and not isinstance(data, top):
+        raise FileFormatError(f"{path}: holds a JSON {_json_type(data)} at the top, expected {_json_type(top())}")
+    return data
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def write_csv(path: str | Path, rows: list[dict[str, Any]], columns: list[str] | None = None) -> None:
@@ -140,12 +199,14 @@ def _checksum(tensors: dict[str, np.ndarray]) -> str:
 def save_tensors(path: str | Path, tensors: dict[str, np.ndarray], *, kind: str, meta: dict | None = None) -> None:
     """Save named arrays as safetensors with a checksum and JSON metadata, atomically."""
     tensors = {name: np.asarray(value, order="C") for name, value in tensors.items()}
+    meta_text = json.dumps(_json_safe(meta or {}), allow_nan=False)
     header = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "kind": kind,
         "sha256": _checksum(tensors),
-        "meta": json.dumps(_json_safe(meta or {}), allow_nan=False),
+        "meta": meta_text,
+        "meta_sha256": hashlib.sha256(meta_text.encode()).hexdigest(),
     }
     atomic_write_bytes(path, safetensors.numpy.save(tensors, metadata=header))
 
@@ -174,9 +235,11 @@ def load_tensors(path: str | Path, *, kind: str) -> tuple[dict[str, np.ndarray],
         raise FileFormatError(f"{path}: file not found") from None
     except IsADirectoryError:
         raise FileFormatError(f"{path}: is a directory, expected a {kind} file") from None
+    except OSError as error:
+        raise FileFormatError(f"{path}: cannot be read ({error.strerror or error})") from None
     header = _read_header(path, data)
     metadata = header.get("__metadata__") or {}
-    if metadata.get("format") != FORMAT:
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise FileFormatError(f"{path}: not an rnncondense file (written by another program)")
     if metadata.get("kind") != kind:
         raise FileFormatError(f"{path}: holds '{metadata.get('kind')}', expected '{kind}'")
@@ -186,10 +249,17 @@ def load_tensors(path: str | Path, *, kind: str) -> tuple[dict[str, np.ndarray],
         raise FileFormatError(f"{path}: corrupt or truncated tensor data ({error})") from None
     if _checksum(tensors) != metadata.get("sha256"):
         raise FileFormatError(f"{path}: checksum mismatch, the file is corrupt")
+    meta_text = metadata.get("meta", "{}")
+    if "meta_sha256" in metadata and (
+        not isinstance(meta_text, str) or hashlib.sha256(meta_text.encode()).hexdigest() != metadata["meta_sha256"]
+    ):
+        raise FileFormatError(f"{path}: checksum mismatch in the metadata, the file is corrupt")
     try:
-        meta = json.loads(metadata.get("meta", "{}"))
-    except json.JSONDecodeError:
-        raise FileFormatError(f"{path}: corrupt metadata") from None
+        meta = json.loads(meta_text, parse_constant=_refuse_constant)
+    except (TypeError, ValueError):
+        meta = None
+    if not isinstance(meta, dict):
+        raise FileFormatError(f"{path}: corrupt metadata")
     return tensors, meta
 
 
@@ -272,6 +342,8 @@ def prepare_new_run_dir(path: str | Path) -> Path:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise RunDirError(f"--out '{path}' exists and is not a directory")
+    if holds_nothing(path):  # a run killed before its first file: start it again
+        remove_stale_temporaries(path)
     if path.is_dir() and any(path.iterdir()):
         if (path / CONFIG_FILE).exists():
             raise RunDirError(f"--out '{path}' already holds a run; continue it with --resume or choose another directory")
@@ -300,6 +372,25 @@ def safe_child(run_dir: str | Path, name: str) -> Path:
     return child
 
 
-def read_rows(path: str | Path) -> Iterable[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        yield from csv.DictReader(handle)
+def read_rows(path: str | Path, *, required: Iterable[str] = ()) -> list[dict[str, str]]:
+    """The rows of a CSV file as dicts of strings, checking that it has the `required` columns.
+
+    Raises:
+        FileFormatError: the file is missing, not UTF-8 CSV, or lacks a required column.
+    """
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            columns = reader.fieldnames or []
+    except FileNotFoundError:
+        raise FileFormatError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise FileFormatError(f"{path}: is a directory, expected a CSV file") from None
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise FileFormatError(f"{path}: not a valid CSV file ({_one_line(error)})") from None
+    missing = [name for name in required if name not in columns]
+    if missing:
+        raise FileFormatError(f"{path}: lacks the column(s) {', '.join(missing)}; not a file this program wrote")
+    return rows

@@ -12,15 +12,14 @@
 from __future__ import annotations
 
 import base64
-import csv
 import html
-import json
 import math
 import time
 from pathlib import Path
 from typing import Any, Iterable
 
 from rnncondense import io
+from rnncondense.errors import FileFormatError
 
 REPORT_FILE = "report.html"
 MIME = {".png": "image/png", ".gif": "image/gif", ".svg": "image/svg+xml", ".jpg": "image/jpeg"}
@@ -115,18 +114,34 @@ def _inside(directory: Path, name: str) -> Path | None:
         return None
 
 
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+NUMBER = (int, float)
+OPTIONAL_NUMBER = (int, float, type(None))
+
+
+def _check_entries(path: Path, data: dict, required: dict[str, type | tuple[type, ...]]) -> None:
+    """Refuse `data` (read from `path`) unless each `required` entry has one of its types."""
+    for key, kinds in required.items():
+        kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+        value = data.get(key)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            allowed = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+            raise FileFormatError(f"{path}: {key} = {value!r:.60} is not allowed: expected {allowed}")
+
+
+def _read_json(path: Path, required: dict[str, type | tuple[type, ...]] | None = None) -> dict | None:
+    """The JSON object in `path`, None if there is no such file. A damaged or foreign file is
+    refused (FileFormatError naming it), and so is one whose `required` entries are missing or
+    of another type."""
+    if not path.exists():
         return None
+    data = io.read_json(path)
+    _check_entries(path, data, required or {})
+    return data
 
 
-def _read_csv(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+def _read_csv(path: Path, required: tuple[str, ...] = ()) -> list[dict]:
+    """The rows of a CSV file, [] if there is no such file (`io.read_rows` refuses a damaged one)."""
+    return io.read_rows(path, required=required) if path.exists() else []
 
 
 TASK_COLUMNS = [("mse", "mse"), ("timing_mae_ms", "timing MAE (ms)"), ("timing_rel_error", "timing error"),
@@ -140,14 +155,16 @@ SOLUTION_COLUMNS = [("pcs_90", "PCs 90 %"), ("participation_ratio", "particip. r
 
 def base_section(study: Path, overview: list[dict]) -> tuple[str, str] | None:
     run = study / "base"
-    metrics = _read_json(run / io.METRICS_FILE)
+    metrics = _read_json(run / io.METRICS_FILE, {"validation": dict, "training": dict})
     if metrics is None:
         return None
     validation, training = metrics["validation"], metrics["training"]
+    _check_entries(run / io.METRICS_FILE, training, {"n_units": int, "trainer": str, "iterations": int,
+                                                     "elapsed_s": NUMBER, "time_to_success_s": OPTIONAL_NUMBER})
     analysis = _read_json(run / "analysis" / "metrics.json") or {}
     row = {"name": f"base ({training['n_units']} units)", **validation, **analysis}
     overview.append(row)
-    config = (run / io.CONFIG_FILE).read_text(encoding="utf-8") if (run / io.CONFIG_FILE).is_file() else ""
+    config = (run / io.CONFIG_FILE).read_text(encoding="utf-8", errors="replace") if (run / io.CONFIG_FILE).is_file() else ""
     time_to = training.get("time_to_success_s")
     text = (
         f"<p class='note'>A {training['n_units']}-unit rate network trained with {training['trainer']} for "
@@ -177,6 +194,24 @@ def _condense_label(settings: dict) -> str:
     return f"{settings['method']}: {settings['similarity']} pairs, {settings['operator']} merges"
 
 
+SUMMARY_COLUMNS = ("step", "n_units", "success")
+
+
+def _step(row: dict, path: Path) -> int:
+    try:
+        return int(row["step"])
+    except (TypeError, ValueError):
+        raise FileFormatError(f"{path}: step = {row['step']!r:.60} is not allowed: expected an integer") from None
+
+
+def _condense_settings(run: Path) -> dict:
+    """The settings in a condensation's condense.json, checked for what the report shows."""
+    path = run / "condense.json"
+    settings = _read_json(path, {"settings": dict})["settings"]
+    _check_entries(path, settings, {"method": str, "similarity": str, "operator": str})
+    return settings
+
+
 def condense_section(study: Path, overview: list[dict]) -> tuple[str, str] | None:
     root = study / "condense"
     runs = sorted(p.parent for p in root.glob("**/condense.json")) if root.is_dir() else []
@@ -187,22 +222,23 @@ def condense_section(study: Path, overview: list[dict]) -> tuple[str, str] | Non
             "iterative retrains after every step; preserving retrains with an extra term that keeps the "
             "trajectories aligned with the original's principal components; canonical clusters the units "
             "into K response types.</p>"]
-    one_shot = [r for r in runs if (_read_json(r / "condense.json") or {}).get("settings", {}).get("method") == "one-shot"]
+    settings_of = {run: _condense_settings(run) for run in runs}
+    one_shot = [r for r in runs if settings_of[r]["method"] == "one-shot"]
     if one_shot:
         rows = []
         for run in one_shot:
-            settings = _read_json(run / "condense.json")["settings"]
-            records = _read_csv(run / "summary.csv")
-            failed = [r for r in records[1:] if r["success"].lower() != "true"]
+            settings = settings_of[run]
+            records = _read_csv(run / "summary.csv", SUMMARY_COLUMNS)
+            failed = [r for r in records[1:] if str(r["success"]).lower() != "true"]
             rows.append({
                 "name": f"{settings['similarity']} / {settings['operator']}",
-                "merges": (int(failed[0]["step"]) - 1) if failed else len(records) - 1,
+                "merges": (_step(failed[0], run / "summary.csv") - 1) if failed else len(records) - 1,
                 "units": records[-1]["n_units"] if records else "",
             })
         body.append("<h3>One-shot: merges made before the task fails</h3>")
         body.append(table(rows, [("name", "similarity / operator"), ("merges", "merges before failure"),
                                  ("units", "units at failure")], name_column="name"))
-        best = max(one_shot, key=lambda r: len(_read_csv(r / "summary.csv")))
+        best = max(one_shot, key=lambda r: len(_read_csv(r / "summary.csv", SUMMARY_COLUMNS)))
         body.append(figures([
             (best / io.FIGURES_DIR / "metrics_vs_size.png", f"Metrics against size, {best.name}.", "wide"),
             (best / io.FIGURES_DIR / "behavior_per_step.png", f"Behaviour after merging, {best.name}.", "wide"),
@@ -210,9 +246,9 @@ def condense_section(study: Path, overview: list[dict]) -> tuple[str, str] | Non
     for run in runs:
         if run in one_shot:
             continue
-        settings = _read_json(run / "condense.json")["settings"]
-        result = _read_json(run / "result.json") or {}
-        records = _read_csv(run / "summary.csv")
+        settings = settings_of[run]
+        result = _read_json(run / "result.json", {"reason": str, "final": dict}) or {}
+        records = _read_csv(run / "summary.csv", SUMMARY_COLUMNS)
         final = result.get("final", {})
         if final:
             overview.append({"name": f"{settings['method']} ({final.get('n_units')} units)", **final})
@@ -233,7 +269,7 @@ def condense_section(study: Path, overview: list[dict]) -> tuple[str, str] | Non
 
 def sweep_section(study: Path, overview: list[dict]) -> tuple[str, str] | None:
     root = study / "sweep"
-    rows = _read_csv(root / "results.csv")
+    rows = _read_csv(root / "results.csv", ("size", "seed"))
     if not rows:
         return None
     columns = [("size", "units"), ("seed", "seed")] + TASK_COLUMNS[2:] + SOLUTION_COLUMNS[:4]
@@ -251,7 +287,7 @@ def circuits_section(study: Path) -> tuple[str, str] | None:
         return None
     body = []
     for path in summaries:
-        summary = _read_json(path) or {}
+        summary = _read_json(path, {"files": list}) or {}
         body.append(f"<h3>{_esc(summary.get('circuit', path.parent.name))}: {_esc(summary.get('title', ''))}</h3>")
         body.append(f"<p class='note'>{_esc(summary.get('text', ''))} <em>{_esc(summary.get('reference', ''))}</em></p>")
         files = [_inside(path.parent, f) for f in summary.get("files", []) if isinstance(f, str) and Path(f).suffix in MIME]

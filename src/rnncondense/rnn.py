@@ -18,11 +18,14 @@ over all time steps; the scan itself only carries the (B, N) state (or its adjoi
 from __future__ import annotations
 
 from functools import partial
-from typing import NamedTuple
+from typing import Callable, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
+
+from rnncondense.errors import SimulationDiverged
 
 Array = jax.Array
 
@@ -206,3 +209,38 @@ def simulate_reference(params: Params, inputs: Array, noise: Array | None = None
 
     _, (states, outputs) = lax.scan(_step, x, (inputs, noise))
     return Trajectory(states, jnp.tanh(states), outputs)
+
+
+# ---------------------------------------------------------------- divergence check (after a simulation)
+
+
+def first_nonfinite(values: Array | np.ndarray) -> tuple[int, int] | None:
+    """(trial, step) of the earliest time step at which `values` (B, T, ...) holds NaN or inf (the
+    first such trial at that step), or None if every value is finite."""
+    values = np.asarray(values)
+    bad = (~np.isfinite(values)).reshape(values.shape[0], values.shape[1], -1).any(axis=2)  # (B, T)
+    steps = np.flatnonzero(bad.any(axis=0))
+    if steps.size == 0:
+        return None
+    return int(np.flatnonzero(bad[:, steps[0]])[0]), int(steps[0])
+
+
+def check_finite_trajectory(
+    arrays: Mapping[str, Array | np.ndarray],
+    *,
+    dt_ms: float,
+    what: str = "the network",
+    trial_label: Callable[[int], str] = lambda trial: f"trial {trial}",
+) -> None:
+    """Raise SimulationDiverged if any of the simulated `arrays` (name -> (B, T, ...), e.g. states
+    and outputs) holds NaN or inf, naming the earliest time step (ms: step * dt_ms, as the task's
+    time axis) and its trial. Meant for the results of a simulation, not for traced code."""
+    found = {name: where for name, array in arrays.items() if (where := first_nonfinite(array)) is not None}
+    if not found:
+        return
+    name, (trial, step) = min(found.items(), key=lambda item: (item[1][1], item[1][0]))
+    raise SimulationDiverged(
+        f"the simulation of {what} diverged: its {name} are NaN or inf from time step {step} "
+        f"(t = {step * dt_ms:g} ms) of {trial_label(trial)} on; the parameters are finite, but the dynamics "
+        "overflow (weights far too large), so no metric is computed from it"
+    )

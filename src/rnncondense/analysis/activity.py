@@ -42,7 +42,7 @@ from rnncondense.analysis.behavior import produced_intervals_ms
 from rnncondense.config import RunConfig
 from rnncondense.errors import ConfigError, FileFormatError, UserError
 from rnncondense.io import write_netcdf
-from rnncondense.rnn import Params, simulate
+from rnncondense.rnn import Params, check_finite_trajectory, simulate
 from rnncondense.tasks import make_task
 
 __all__ = [
@@ -165,6 +165,10 @@ def condition_activity(
         sigma_rec, noise = float(config.model.sigma_rec), "recurrent+cue"
     batch = task.trials(jnp.asarray(interval_index), jnp.asarray(delay_steps), cue_noise)
     trajectory = simulate(params, batch.inputs, rec_key, alpha=config.alpha, sigma_rec=sigma_rec)
+    check_finite_trajectory(
+        {"states": trajectory.states, "outputs": trajectory.outputs}, dt_ms=dt,
+        trial_label=lambda b: f"trial {b % n_trials} of interval {float(task.intervals_ms[interval_index[b]]):g} ms",
+    )
     rates = np.asarray(trajectory.rates)
     outputs = np.asarray(trajectory.outputs)
     set_time_ms = np.asarray(batch.set_time_ms, dtype=np.float64)

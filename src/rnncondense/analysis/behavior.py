@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 import jax
 import numpy as np
 
-from rnncondense.rnn import Params, simulate_outputs
+from rnncondense.rnn import Params, check_finite_trajectory, simulate, simulate_outputs
 from rnncondense.tasks.cue_set_go import CueSetGo, TrialBatch
 
 SUCCESS_REL_ERROR = 0.05
@@ -127,11 +127,25 @@ def evaluate(
     key: jax.Array,
     repeats: int = 2,
     batch: TrialBatch | None = None,
+    check_finite: bool = False,
 ) -> BehaviorMetrics:
-    """Metrics on the task's fixed validation batch, each trial run with `repeats` noise draws."""
+    """Metrics on the task's fixed validation batch, each trial run with `repeats` noise draws.
+
+    With `check_finite`, states or outputs that turn NaN or inf raise SimulationDiverged naming the first
+    time step and trial, instead of giving NaN metrics (training leaves it off: a network that
+    diverges there is simply not kept).
+    """
     batch = task.validation_batch() if batch is None else batch
-    outputs = [
-        np.asarray(simulate_outputs(params, batch.inputs, k, alpha=alpha, sigma_rec=sigma_rec))
-        for k in jax.random.split(key, repeats)
-    ]
+    outputs = []
+    for draw, k in enumerate(jax.random.split(key, repeats)):
+        if not check_finite:
+            outputs.append(np.asarray(simulate_outputs(params, batch.inputs, k, alpha=alpha, sigma_rec=sigma_rec)))
+            continue
+        trajectory = simulate(params, batch.inputs, k, alpha=alpha, sigma_rec=sigma_rec)
+        check_finite_trajectory(
+            {"states": trajectory.states, "outputs": trajectory.outputs}, dt_ms=task.dt_ms,
+            what="the network on the validation batch",
+            trial_label=lambda b: f"trial {b} (interval {float(batch.interval_ms[b]):g} ms, noise draw {draw})",
+        )
+        outputs.append(np.asarray(trajectory.outputs))
     return behavior_metrics(np.concatenate(outputs), _concat([batch] * repeats), task.intervals_ms, task.dt_ms)

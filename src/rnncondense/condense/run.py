@@ -77,11 +77,34 @@ def load_step(out: Path, step: int) -> tuple[State, dict]:
     if alive is None or unit_ids is None or alive.shape != (n,) or unit_ids.shape != (n,):
         raise FileFormatError(f"{directory / NETWORK_FILE}: missing or misshapen alive / unit_ids")
     record = io.read_json(directory / RECORD_FILE)
+    _check_record(record, directory / RECORD_FILE, step, int(alive.sum()))
     return State(step, params, alive.astype(bool), unit_ids), record
 
 
+RECORD_KEYS = ("step", "n_units", "success", "mse", "timing_mae_ms", "timing_rel_error", "miss_rate")
+
+
+def _check_record(record: dict, path: Path, step: int, n_units: int) -> None:
+    """A step's record must be this step's, of this network, with the task metrics of `measure`."""
+    missing = [key for key in RECORD_KEYS if key not in record]
+    if missing:
+        raise FileFormatError(f"{path}: lacks {', '.join(missing)}; not a step record this program wrote")
+    if record["step"] != step or record["n_units"] != n_units or not isinstance(record["success"], bool):
+        raise FileFormatError(
+            f"{path}: step = {record['step']!r}, n_units = {record['n_units']!r}, success = {record['success']!r} "
+            f"do not fit step {step} of a {n_units}-unit network"
+        )
+    for key in RECORD_KEYS[3:]:
+        if record[key] is not None and (isinstance(record[key], bool) or not isinstance(record[key], (int, float))):
+            raise FileFormatError(f"{path}: {key} = {record[key]!r} is not allowed: expected a number or null")
+
+
 def completed_steps(out: Path) -> list[int]:
-    """Steps whose record exists, in order; a step without its record was interrupted."""
+    """Steps whose record exists, in order; a step without its record was interrupted.
+
+    Raises:
+        FileFormatError: the complete steps are not 0, 1, 2, ... (a step directory was lost).
+    """
     root = out / STEPS_DIR
     if not root.is_dir():
         return []
@@ -89,7 +112,20 @@ def completed_steps(out: Path) -> list[int]:
     for directory in sorted(root.glob("step_*")):
         if (directory / RECORD_FILE).is_file() and directory.name[5:].isdigit():
             steps.append(int(directory.name[5:]))
+    if steps != list(range(len(steps))):
+        missing = min(set(range(len(steps) + 1)) - set(steps))
+        raise FileFormatError(f"{step_dir(out, missing)}: missing, but later steps are complete; the condensation is damaged")
     return steps
+
+
+def _clear_interrupted(out: Path) -> None:
+    """Remove what an interruption left half-written: temporary files and steps without a record."""
+    io.remove_stale_temporaries(out, recursive=True)
+    root = out / STEPS_DIR
+    if root.is_dir():
+        for directory in root.glob("step_*"):
+            if directory.is_dir() and not (directory / RECORD_FILE).is_file():
+                shutil.rmtree(directory)
 
 
 def _prepare(run_dir: Path, out: Path, settings: CondenseConfig, params: Params, resume: bool) -> list[int]:
@@ -99,18 +135,17 @@ def _prepare(run_dir: Path, out: Path, settings: CondenseConfig, params: Params,
         "settings": settings.model_dump(mode="json"),
     }
     saved_path = out / SETTINGS_FILE
+    if resume and io.holds_nothing(out):  # killed before it wrote its first file: start afresh
+        resume = False
     if resume:
         if not saved_path.is_file():
             raise RunDirError(f"'{out}' holds no condensation to resume (no {SETTINGS_FILE})")
         saved = io.read_json(saved_path)
         if saved != identity:
-            differs = [k for k in identity if saved.get(k) != identity[k]]
+            differs = [k for k in identity if saved.get(k) != identity[k]] or ["condense.json"]
             raise RunDirError(f"'{out}' was condensed with a different {', '.join(differs)}; resume with the same options")
         steps = completed_steps(out)
-        if steps:  # clear what an interruption left half-written beyond the last complete step
-            for directory in (out / STEPS_DIR).glob("step_*"):
-                if not (directory / RECORD_FILE).is_file():
-                    shutil.rmtree(directory)
+        _clear_interrupted(out)
         return steps
     io.prepare_new_run_dir(out)
     io.write_json(saved_path, identity)
@@ -174,7 +209,7 @@ def _stopped_before(records: list[dict], settings: CondenseConfig) -> str | None
     last = records[-1]
     if len(records) < 2:
         return None
-    if settings.method == "one-shot" and settings.max_merges is None and not last["success"]:
+    if settings.method == "one-shot" and not last["success"]:
         return f"the task failed after {last['step']} merges ({last['n_units']} units)"
     if settings.method in ("iterative", "preserving") and last.get("retrain_success") is False:
         return f"the task could not be recovered at {last['n_units']} units within {settings.retrain_iters} retraining iterations"

@@ -12,7 +12,7 @@ from rnncondense.analysis.behavior import evaluate
 from rnncondense.errors import UserError
 from rnncondense.plots.common import save_figure
 from rnncondense.plots.task import produced_vs_target, task_panel, unit_activity
-from rnncondense.rnn import simulate
+from rnncondense.rnn import check_finite_trajectory, simulate
 from rnncondense.tasks import make_task
 from rnncondense.train.run import RunKeys, load_run
 
@@ -32,10 +32,14 @@ def plot_run(run_dir: str | Path, *, units: list[int] | None = None) -> list[Pat
     task = make_task(config.task)
     batch = task.condition_batch()
     traj = simulate(params, batch.inputs, alpha=config.alpha)
+    check_finite_trajectory(
+        {"states": traj.states, "outputs": traj.outputs}, dt_ms=task.dt_ms, what=f"the network of {run_dir}",
+        trial_label=lambda b: f"the noise-free trial of interval {float(batch.interval_ms[b]):g} ms",
+    )
     rates, outputs = np.asarray(traj.rates), np.asarray(traj.outputs)
     metrics = evaluate(
         params, task, alpha=config.alpha, sigma_rec=config.model.sigma_rec,
-        key=RunKeys.from_seed(config.train.seed).eval, repeats=config.train.val_noise_repeats,
+        key=RunKeys.from_seed(config.train.seed).eval, repeats=config.train.val_noise_repeats, check_finite=True,
     )
     figures = io.safe_child(run_dir, io.FIGURES_DIR)
     units = units or most_active_units(rates, min(8, n))

@@ -185,7 +185,7 @@ def plot_sweep(out: str | Path, table: xr.Dataset) -> list[Path]:
     examples = example_networks(table)
     activities = {}
     for size, name in examples.items():
-        path = out / NETWORKS_DIR / name / ANALYSIS_DIR / ACTIVITY_FILE
+        path = io.safe_child(out / NETWORKS_DIR, f"{name}/{ANALYSIS_DIR}/{ACTIVITY_FILE}")  # names can come from a file
         if path.is_file():
             activities[f"N = {size}\n({name})"] = read_activity(path)
     if activities:

@@ -73,18 +73,26 @@ def limit_threads(environ: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def read_result(run_dir: Path, job: NetworkJob) -> dict[str, Any] | None:
-    """The finished result of `job` in `run_dir`, or None if there is none for this very network."""
+    """The finished result of `job` in `run_dir`, or None if the network has not finished.
+
+    Raises:
+        FileFormatError: result.json exists but is damaged, or is not this network's result of
+            this sweep (it is never overwritten: delete it to train the network again).
+    """
+    from rnncondense.sweep.table import check_result
+
     path = run_dir / RESULT_FILE
-    if not path.is_file():
+    if not path.exists():
         return None
-    try:
-        result = io.read_json(path)
-    except FileFormatError:
-        return None
-    if not isinstance(result, dict) or result.get("format") != RESULT_FORMAT:
-        return None
+    result = io.read_json(path)
+    if result.get("format") != RESULT_FORMAT:
+        raise FileFormatError(f"{path}: not a sweep network result (format {result.get('format')!r}, expected {RESULT_FORMAT!r})")
     if result.get("network") != job.name or result.get("config_sha256") != config_digest(job.config):
-        return None
+        raise FileFormatError(
+            f"{path}: the result of network {result.get('network')!r} with another config, not of {job.name!r} of this "
+            "sweep; delete the file to train the network again"
+        )
+    check_result(result, path)
     return result
 
 
@@ -109,12 +117,6 @@ def _fresh_start(run_dir: Path, job: NetworkJob) -> None:
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
     io.write_toml(run_dir / io.CONFIG_FILE, config_to_dict(job.config))
-
-
-def _remove_stale_temporaries(run_dir: Path) -> None:
-    """Temporary files of atomic writes that a killed attempt left behind (.NAME.XXXX.tmp)."""
-    for path in run_dir.glob(".*.tmp"):
-        path.unlink(missing_ok=True)
 
 
 def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: str | None = None) -> dict[str, Any]:
@@ -150,8 +152,8 @@ def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: st
     previous = io.read_json(run_dir / ATTEMPT_FILE) if (run_dir / ATTEMPT_FILE).is_file() else {}
     attempt = int(previous.get("attempt", 0)) + 1 if isinstance(previous, dict) else 1
     resumed = (run_dir / io.CONFIG_FILE).is_file()
-    if resumed:
-        _remove_stale_temporaries(run_dir)
+    if resumed:  # temporary files of atomic writes that a killed attempt left behind
+        io.remove_stale_temporaries(run_dir, recursive=True)
     else:
         _fresh_start(run_dir, job)
     worker = {"address": _worker_address(), "host": socket.gethostname(), "pid": os.getpid()}

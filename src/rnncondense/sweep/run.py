@@ -184,6 +184,8 @@ def run_sweep(
             "it was started with (e.g. dask-jobqueue's cluster.scale(jobs=...))"
         )
     out = check_sweep_dir(out, spec)
+    for directory in (out, out / io.FIGURES_DIR):  # what a killed client left half-written (its own files)
+        io.remove_stale_temporaries(directory)
     networks = Path(out) / NETWORKS_DIR
     stored = {job.name: read_result(networks / job.name, job) for job in spec.jobs}
     pending = [job for job in spec.jobs if stored[job.name] is None]

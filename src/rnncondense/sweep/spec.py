@@ -322,12 +322,14 @@ def check_sweep_dir(out: str | Path, spec: SweepSpec) -> Path:
     if out.exists() and not out.is_dir():
         raise RunDirError(f"--out '{out}' exists and is not a directory")
     record_path = out / SWEEP_FILE
+    if io.holds_nothing(out):  # a sweep killed before it wrote its first file: start it again
+        io.remove_stale_temporaries(out)
     if not record_path.is_file():
         if out.is_dir() and any(out.iterdir()):
             raise RunDirError(f"--out '{out}' is not empty and holds no {SWEEP_FILE}; choose a new or empty directory")
         return out
     recorded = io.read_json(record_path)
-    if not isinstance(recorded, dict) or recorded.get("format") != SWEEP_FORMAT:
+    if recorded.get("format") != SWEEP_FORMAT:
         raise RunDirError(f"{record_path}: not an rnncondense sweep record")
     wanted = json.loads(json.dumps(spec.record()))
     if recorded != wanted:

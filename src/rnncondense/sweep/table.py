@@ -32,7 +32,7 @@ from rnncondense import io
 from rnncondense.errors import FileFormatError
 from rnncondense.sweep.spec import SweepSpec
 
-__all__ = ["COLUMNS", "METRIC_UNITS", "result_row", "rows_to_dataset", "write_tables", "read_table",
+__all__ = ["COLUMNS", "METRIC_UNITS", "result_row", "check_result", "rows_to_dataset", "write_tables", "read_table",
            "size_summary", "SUMMARY_METRICS", "RESULTS_CSV", "RESULTS_NC"]
 
 RESULTS_CSV = "results.csv"
@@ -73,15 +73,25 @@ def result_row(spec: SweepSpec, job, result: dict[str, Any] | None, *, error: st
     if result is None:
         row.update(status="failed" if error else "missing", error=error or "")
         return row
-    task, training = result.get("task") or {}, result.get("training") or {}
-    solution, timing = result.get("solution") or {}, result.get("timing") or {}
     row["status"] = result["status"]
     row["error"] = result.get("error", "")
-    row.update({name: task.get(name) for name in TASK_COLUMNS})
-    row.update({name: solution.get(name) for name in SOLUTION_COLUMNS if not name.startswith("scaling_index_pc")})
-    for i, value in enumerate((solution.get("scaling_index_pcs") or [])[:3]):
-        row[f"scaling_index_pc{i + 1}"] = value
-    row.update(
+    row.update(_numbers(result))
+    return row
+
+
+RESULT_SECTIONS = ("task", "training", "solution", "timing", "worker")
+
+
+def _numbers(result: dict[str, Any]) -> dict[str, Any]:
+    """The numeric columns of a network's row, as its result.json holds them."""
+    task, training = result.get("task") or {}, result.get("training") or {}
+    solution, timing = result.get("solution") or {}, result.get("timing") or {}
+    numbers = {name: task.get(name) for name in TASK_COLUMNS}
+    numbers.update({name: solution.get(name) for name in SOLUTION_COLUMNS if not name.startswith("scaling_index_pc")})
+    pcs = solution.get("scaling_index_pcs") or []
+    for i, value in enumerate(pcs[:3] if isinstance(pcs, list) else [pcs]):
+        numbers[f"scaling_index_pc{i + 1}"] = value
+    numbers.update(
         iterations=training.get("iterations"),
         best_iteration=training.get("best_iteration"),
         success_iteration=training.get("success_iteration"),
@@ -93,7 +103,24 @@ def result_row(spec: SweepSpec, job, result: dict[str, Any] | None, *, error: st
         attempt=result.get("attempt"),
         peak_rss_mb=(result.get("worker") or {}).get("peak_rss_mb"),
     )
-    return row
+    return numbers
+
+
+def check_result(result: dict[str, Any], path: Path) -> None:
+    """Check that a network's result.json holds what the table reads from it: a status, and a
+    number (or null) for every numeric column.
+
+    Raises:
+        FileFormatError: one line naming the file, the entry and its value.
+    """
+    if result.get("status") not in ("done", "diverged"):
+        raise FileFormatError(f"{path}: status = {result.get('status')!r} is not allowed: expected 'done' or 'diverged'")
+    for section in RESULT_SECTIONS:
+        if not isinstance(result.get(section) or {}, dict):
+            raise FileFormatError(f"{path}: {section} = {result[section]!r:.60} is not allowed: expected an object")
+    for name, value in _numbers(result).items():
+        if value is not None and not isinstance(value, (int, float)):
+            raise FileFormatError(f"{path}: the value of {name} ({value!r:.60}) is not allowed: expected a number or null")
 
 
 def _number(value: Any) -> float:
@@ -156,7 +183,10 @@ def read_table(out: str | Path) -> xr.Dataset:
     path = Path(out) / RESULTS_NC
     if not path.is_file():
         raise FileFormatError(f"{path}: file not found; run the sweep first")
-    table = xr.load_dataset(path, engine="h5netcdf")
+    try:
+        table = xr.load_dataset(path, engine="h5netcdf")
+    except Exception as error:  # h5py and h5netcdf raise many kinds for a file that is not NetCDF-4
+        raise FileFormatError(f"{path}: not a readable NetCDF file ({type(error).__name__})") from None
     if table.attrs.get("format") != TABLE_FORMAT:
         raise FileFormatError(f"{path}: not an rnncondense sweep table")
     return table

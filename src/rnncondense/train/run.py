@@ -128,15 +128,25 @@ def train_run(
     resume: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> TrainResult:
-    """Train the network of `config` into `run_dir`, or continue it there with `resume`."""
+    """Train the network of `config` into `run_dir`, or continue it there with `resume`.
+
+    `resume` continues from the last checkpoint (from the start if there is none yet, or if the
+    directory holds nothing but the temporary files of a run killed before its first write) and
+    removes the temporary files that interrupted atomic writes left behind. Every iteration
+    draws its trials and noise from `fold_in(train key, iteration)`, so an interrupted and
+    resumed run ends with the same parameters and history as an uninterrupted one.
+    """
     run_dir = Path(run_dir)
     task = make_task(config.task)
     keys = RunKeys.from_seed(config.train.seed)
     trainer = make_trainer(config, task)
     params = init_network(config, keys.init, task)
     state = initial_state(params, trainer)
+    if resume and io.holds_nothing(run_dir):  # killed before it wrote its first file: start afresh
+        resume = False
     if resume:
         io.require_run_dir(run_dir, trained=False)
+        io.remove_stale_temporaries(run_dir)
         saved = load_config(run_dir / io.CONFIG_FILE)
         if _config_digest(saved) != _config_digest(config):
             raise RunDirError(
