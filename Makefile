@@ -15,10 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	rm -rf runs/demo
-	$(VENV)/bin/rnncondense train configs/default.toml --out runs/demo
-	$(VENV)/bin/rnncondense evaluate runs/demo
-	$(VENV)/bin/rnncondense plot runs/demo
+	$(VENV)/bin/rnncondense study configs/study.toml --out runs/demo --preset quick
 
 test: setup browser
 	$(PY) -m pytest -q

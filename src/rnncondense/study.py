@@ -1,0 +1,170 @@
+"""The whole study in one call: train and analyse a base network, condense it (one-shot curves,
+iterative, preserving, canonical), run a size sweep and the circuit models, write the report.
+
+    DIR/study.json                the preset and its plan
+    DIR/base/                     the base network (a run directory, with analysis/)
+    DIR/condense/one-shot/<similarity>_<operator>/, DIR/condense/{iterative,preserving,canonical}/
+    DIR/sweep/                    the size sweep
+    DIR/circuits/<name>/          the circuit models
+    DIR/report.html
+
+Every stage is skipped when its results are already there and resumed when it was interrupted,
+so running the same command again continues a study.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Callable, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rnncondense import io
+from rnncondense.config import RunConfig, config_to_dict
+from rnncondense.errors import ConfigError, RunDirError
+
+STUDY_FILE = "study.json"
+
+
+class StudyPlan(BaseModel):
+    """What a study runs, beyond training the base network."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    one_shot: list[tuple[Literal["pca", "correlation", "cosine"], Literal["seed", "affine", "least-squares"]]]
+    one_shot_max_merges: Annotated[int, Field(ge=1)] | None = None
+    pairs_per_step: Annotated[int, Field(ge=1)] = 10
+    iterative_target: Annotated[int, Field(ge=1)] | None = None  # None: skip
+    preserving_target: Annotated[int, Field(ge=1)] | None = None
+    preserve_weight: Annotated[float, Field(ge=0)] = 0.02
+    canonical_clusters: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)  # empty: skip
+    retrain_iters: Annotated[int, Field(ge=1)] = 100
+    sweep_sizes: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)  # empty: skip
+    sweep_seeds: Annotated[int, Field(ge=1)] = 1
+    sweep_max_iters: Annotated[int, Field(ge=1)] = 30
+    circuits: list[Literal["lif", "linear2", "respiratory", "ring"]] = Field(default_factory=list)
+
+
+PRESETS: dict[str, StudyPlan] = {
+    # a taste of every part, in under 10 minutes on a 2-core machine for the 200-unit base network
+    "quick": StudyPlan(
+        one_shot=[("pca", "seed"), ("pca", "least-squares")],
+        one_shot_max_merges=30,
+        pairs_per_step=20,
+        iterative_target=180,
+        preserving_target=180,
+        canonical_clusters=[],
+        retrain_iters=30,
+        sweep_sizes=[10, 40],
+        sweep_seeds=1,
+        sweep_max_iters=20,
+        circuits=["lif", "linear2", "respiratory", "ring"],
+    ),
+    # the original study's scale
+    "full": StudyPlan(
+        one_shot=[(s, o) for s in ("pca", "correlation", "cosine") for o in ("seed", "affine", "least-squares")],
+        pairs_per_step=10,
+        iterative_target=100,
+        preserving_target=20,
+        canonical_clusters=[64, 32, 16, 12, 8, 6, 4, 3, 2],
+        retrain_iters=100,
+        sweep_sizes=[5, 10, 20, 50, 100, 200],
+        sweep_seeds=5,
+        sweep_max_iters=60,
+        circuits=["lif", "linear2", "respiratory", "ring"],
+    ),
+}
+
+
+def study_record(config: RunConfig, preset: str) -> dict:
+    """What DIR/study.json holds: a study continues only with the same preset, plan and config."""
+    return {"preset": preset, "plan": PRESETS[preset].model_dump(mode="json"), "config": config_to_dict(config)}
+
+
+def _done(path: Path, marker: str) -> bool:
+    return (path / marker).is_file()
+
+
+def _sweep_done(path: Path) -> bool:
+    """The sweep wrote its tables (it does so at the end) and no network failed or is missing."""
+    from rnncondense.sweep.table import RESULTS_CSV
+
+    if not _done(path, RESULTS_CSV):
+        return False
+    return all(row.get("status") in ("done", "diverged") for row in io.read_rows(path / RESULTS_CSV, required=("status",)))
+
+
+def run_study(
+    config: RunConfig,
+    out: str | Path,
+    *,
+    preset: str = "quick",
+    say: Callable[[str], None] = print,
+) -> Path:
+    """Run (or continue) the study of `config`'s base network into `out`; returns the report path."""
+    from rnncondense.analysis.summary import analyze_run
+    from rnncondense.circuits import run_circuit
+    from rnncondense.condense.config import condense_config
+    from rnncondense.condense.run import RESULT_FILE, condense_run
+    from rnncondense.plots.run import plot_run
+    from rnncondense.report import write_report
+    from rnncondense.train.run import train_run
+
+    if preset not in PRESETS:
+        raise ConfigError(f"--preset = {preset!r} is not allowed: choose one of {', '.join(PRESETS)}")
+    plan = PRESETS[preset]
+    out = Path(out)
+    identity = study_record(config, preset)
+    if (out / STUDY_FILE).is_file():
+        if io.read_json(out / STUDY_FILE) != identity:
+            raise RunDirError(f"'{out}' holds a study with another config or preset; choose another --out")
+    else:
+        if out.exists() and any(out.iterdir()):
+            raise RunDirError(f"--out '{out}' is not empty and holds no study; choose a new or empty directory")
+        io.write_json(out / STUDY_FILE, identity)
+
+    base = out / "base"
+    if not _done(base, io.METRICS_FILE):
+        say("training the base network")
+        train_run(config, base, resume=(base / io.CONFIG_FILE).exists())
+    if not _done(base / "analysis", "metrics.json"):
+        say("analysing the base network")
+        plot_run(base)
+        analyze_run(base)
+
+    n_units = config.model.n_units
+    jobs = [(f"one-shot/{s}_{o}", {"method": "one-shot", "similarity": s, "operator": o,
+                                    "max_merges": plan.one_shot_max_merges}) for s, o in plan.one_shot]
+    if plan.iterative_target and plan.iterative_target < n_units:
+        jobs.append(("iterative", {"method": "iterative", "target_units": plan.iterative_target}))
+    if plan.preserving_target and plan.preserving_target < n_units:
+        jobs.append(("preserving", {"method": "preserving", "target_units": plan.preserving_target,
+                                    "preserve_weight": plan.preserve_weight}))
+    clusters = [k for k in plan.canonical_clusters if k < n_units]
+    if clusters:
+        jobs.append(("canonical", {"method": "canonical", "clusters": clusters}))
+    for name, fields in jobs:
+        target = out / "condense" / name
+        if _done(target, RESULT_FILE):
+            continue
+        say(f"condensing: {name}")
+        settings = condense_config({"pairs_per_step": plan.pairs_per_step, "retrain_iters": plan.retrain_iters,
+                                    **{k: v for k, v in fields.items() if v is not None}}, source=f"study {name}")
+        condense_run(base, target, settings, resume=target.exists() and any(target.iterdir()))
+
+    if plan.sweep_sizes and not _sweep_done(out / "sweep"):
+        from rnncondense.sweep import run_sweep
+
+        sweep_config = config.model_copy(update={"train": config.train.model_copy(
+            update={"max_iters": plan.sweep_max_iters, "stop_on_success": False})})
+        say(f"size sweep: {plan.sweep_sizes} x {plan.sweep_seeds} seeds")
+        run_sweep(sweep_config, sizes=plan.sweep_sizes, seeds=plan.sweep_seeds, out=out / "sweep")
+
+    for name in plan.circuits:
+        target = out / "circuits" / name
+        if not _done(target, "summary.json"):
+            say(f"circuit model: {name}")
+            run_circuit(name, {}, target)
+
+    say("writing the report")
+    return write_report(out)
