@@ -11,7 +11,8 @@ from rnncondense.tasks.cue_set_go import TrialBatch
 
 
 def task_panel(batch: TrialBatch, outputs: np.ndarray, times_ms: np.ndarray, *, title: str = "") -> Figure:
-    """Inputs, target and output of one trial per interval, one row per interval.
+    """Inputs, target and output of one trial per interval, one row per interval. The target is
+    drawn where the loss mask counts it (to the interval plus the tail after Go).
 
     batch: one trial per interval (see CueSetGo.condition_batch); outputs (B, T, 1).
     """
@@ -19,12 +20,13 @@ def task_panel(batch: TrialBatch, outputs: np.ndarray, times_ms: np.ndarray, *, 
     colors = interval_colors(n)
     fig = new_figure(7.5, 1.1 * n + 0.8)
     axes = fig.subplots(n, 1, sharex=True, squeeze=False)[:, 0]
-    inputs, targets = np.asarray(batch.inputs), np.asarray(batch.targets)
+    inputs = np.asarray(batch.inputs)
+    targets = np.where(np.asarray(batch.mask)[..., None] > 0, np.asarray(batch.targets), np.nan)  # where the loss counts
     for i, ax in enumerate(axes):
         ax.plot(times_ms, inputs[i, :, 0], color="0.55", lw=1, label="cue")
         ax.plot(times_ms, inputs[i, :, 1], color="tab:orange", lw=1, label="Set")
-        ax.plot(times_ms, targets[i, :, 0], color="k", lw=1, ls="--", label="target")
-        ax.plot(times_ms, outputs[i, :, 0], color=colors[i], lw=1.8, label="output")
+        ax.plot(times_ms, outputs[i, :, 0], color=colors[i], lw=2.2, label="output")
+        ax.plot(times_ms, targets[i, :, 0], color="k", lw=0.9, ls="--", label="target")  # on top of the output
         go = float(batch.set_time_ms[i] + batch.interval_ms[i])
         ax.axvline(go, color=colors[i], lw=0.8, ls=":")
         ax.axhline(1.0, color="0.8", lw=0.6)
