@@ -60,6 +60,18 @@ def test_noise_comes_from_the_key():
     assert not np.allclose(a, clean)
 
 
+def test_outputs_only_path_equals_the_full_simulation_with_and_without_noise():
+    """`simulate_outputs` (one scan, nothing stored but z) against `simulate`, in float64."""
+    with jax.enable_x64(True):
+        params = _random_network(jax.random.PRNGKey(5), n=7)
+        inputs = jax.random.normal(jax.random.PRNGKey(6), (4, 30, 2), jnp.float64)
+        for key, sigma in ((None, 0.0), (jax.random.PRNGKey(7), 0.3)):
+            full = rnn.simulate(params, inputs, key, alpha=0.1, sigma_rec=sigma).outputs
+            only = rnn.simulate_outputs(params, inputs, key, alpha=0.1, sigma_rec=sigma)
+            assert only.shape == (4, 30, 2)
+            np.testing.assert_allclose(only, full, rtol=0, atol=1e-12)
+
+
 @partial(jax.jit, static_argnums=3)
 def _loss(params, inputs, noise, alpha):
     traj = rnn.simulate_time_major(params, inputs, noise, alpha=alpha)

@@ -188,8 +188,29 @@ def simulate(
 def simulate_outputs(
     params: Params, inputs: Array, key: Array | None = None, *, alpha: float, sigma_rec: float = 0.0
 ) -> Array:
-    """Only the outputs (B, T, O) of `simulate`; the states are never materialised outside the scan."""
-    return simulate(params, inputs, key, alpha=alpha, sigma_rec=sigma_rec).outputs
+    """Only the outputs (B, T, O) of `simulate` (equal up to float rounding), for evaluation.
+
+    One scan that carries the (B, N) state and emits z_t: states, rates and the input drive are
+    never stored for all steps, so memory is the noise plus the outputs (a 256-trial validation
+    batch of a 200-unit network needs about 45 MB instead of 180 MB).
+    """
+    inputs_tm = jnp.swapaxes(inputs, 0, 1)
+    batch, n = inputs_tm.shape[1], params.W_rec.shape[0]
+    noise = None
+    if key is not None and sigma_rec > 0:
+        noise = recurrent_noise(key, inputs_tm.shape[:2] + (n,), alpha=alpha, sigma_rec=sigma_rec)
+
+    def _step(x, step_inputs):
+        u_t, noise_t = step_inputs
+        drive_t = alpha * (u_t @ params.W_in.T + params.b)
+        if noise_t is not None:
+            drive_t = drive_t + noise_t
+        x = (1.0 - alpha) * x + alpha * jnp.tanh(x) @ params.W_rec.T + drive_t
+        return x, jnp.tanh(x) @ params.W_out.T + params.b_out
+
+    x_init = jnp.broadcast_to(params.x0, (batch, n))
+    _, outputs = lax.scan(_step, x_init, (inputs_tm, noise))
+    return jnp.swapaxes(outputs, 0, 1)
 
 
 def simulate_reference(params: Params, inputs: Array, noise: Array | None = None, *, alpha: float) -> Trajectory:
