@@ -9,6 +9,8 @@ allowed.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import math
 import tomllib
 from pathlib import Path
@@ -235,6 +237,15 @@ def config_to_dict(config: RunConfig) -> dict[str, Any]:
     data = config.model_dump(mode="json")
     _check_finite(data)
     return data
+
+
+def config_digest(config: RunConfig, *, ignore_max_iters: bool = False) -> str:
+    """SHA-256 of the fully resolved config (JSON with sorted keys); with `ignore_max_iters`, a
+    run continued with a larger iteration budget keeps its digest."""
+    data = config_to_dict(config)
+    if ignore_max_iters:
+        data["train"].pop("max_iters")
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 def _check_finite(data: Any) -> None:

@@ -39,9 +39,9 @@ from typing import Any
 
 
 from rnncondense import io
-from rnncondense.config import config_to_dict
+from rnncondense.config import config_digest, config_to_dict
 from rnncondense.errors import FileFormatError, RunDirError, TrainingDiverged
-from rnncondense.sweep.spec import NetworkJob, config_digest
+from rnncondense.sweep.spec import NetworkJob
 
 __all__ = ["train_network", "read_result", "limit_threads", "THREAD_ENV", "RESULT_FILE", "ATTEMPT_FILE"]
 
@@ -149,8 +149,8 @@ def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: st
     stored = read_result(run_dir, job)
     if stored is not None:
         return stored
-    previous = io.read_json(run_dir / ATTEMPT_FILE) if (run_dir / ATTEMPT_FILE).is_file() else {}
-    attempt = int(previous.get("attempt", 0)) + 1 if isinstance(previous, dict) else 1
+    previous = io.read_json(run_dir / ATTEMPT_FILE) if (run_dir / ATTEMPT_FILE).is_file() else {}  # always an object
+    attempt = int(previous.get("attempt", 0)) + 1
     resumed = (run_dir / io.CONFIG_FILE).is_file()
     if resumed:  # temporary files of atomic writes that a killed attempt left behind
         io.remove_stale_temporaries(run_dir, recursive=True)

@@ -15,7 +15,6 @@ directory holding a different sweep is refused (`check_sweep_dir`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import tomllib
@@ -36,7 +35,6 @@ __all__ = [
     "parse_axis",
     "check_sweep_dir",
     "write_sweep_file",
-    "config_digest",
     "NETWORKS_DIR",
     "SWEEP_FILE",
 ]
@@ -93,11 +91,6 @@ class SweepSpec:
             "seeds": self.seeds,
             "axis": None if self.axis is None else {"field": self.axis.field, "values": list(self.axis.values)},
         }
-
-
-def config_digest(config: RunConfig) -> str:
-    """SHA-256 of a fully resolved config (JSON with sorted keys)."""
-    return hashlib.sha256(json.dumps(config_to_dict(config), sort_keys=True).encode()).hexdigest()
 
 
 def _identity_config(config: RunConfig) -> dict[str, Any]:

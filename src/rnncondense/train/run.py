@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -12,7 +10,7 @@ import jax
 
 from rnncondense import io
 from rnncondense.analysis.behavior import BehaviorMetrics, evaluate
-from rnncondense.config import RunConfig, config_to_dict, load_config
+from rnncondense.config import RunConfig, config_digest, config_to_dict, load_config
 from rnncondense.errors import FileFormatError, RunDirError
 from rnncondense.rnn import Params, init_params
 from rnncondense.tasks import make_task
@@ -55,13 +53,6 @@ def init_network(config: RunConfig, key: jax.Array, task) -> Params:
     return init_params(key, m.n_units, n_inputs=task.n_inputs, n_outputs=task.n_outputs, g=m.g, x0_std=m.x0_std)
 
 
-def _config_digest(config: RunConfig, *, ignore_max_iters: bool = True) -> str:
-    data = config_to_dict(config)
-    if ignore_max_iters:
-        data["train"].pop("max_iters")
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-
-
 def history_columns(trainer: Trainer) -> list[str]:
     return ["iteration", "elapsed_s", *trainer.columns, "rejected", *VAL_COLUMNS]
 
@@ -83,7 +74,7 @@ def save_checkpoint(run_dir: Path, state: LoopState, config: RunConfig, trainer:
         "rejected_in_a_row": state.rejected_in_a_row,
         "stopped": state.stopped,
         "trainer": trainer.name,
-        "config_sha256": _config_digest(config),
+        "config_sha256": config_digest(config, ignore_max_iters=True),
     }
     io.save_tensors(run_dir / io.CHECKPOINT_FILE, tensors, kind="checkpoint", meta=meta)
     io.write_csv(run_dir / io.HISTORY_FILE, state.history, history_columns(trainer))
@@ -92,7 +83,7 @@ def save_checkpoint(run_dir: Path, state: LoopState, config: RunConfig, trainer:
 def load_checkpoint(run_dir: Path, config: RunConfig, trainer: Trainer, template: LoopState) -> LoopState:
     path = run_dir / io.CHECKPOINT_FILE
     tensors, meta = io.load_tensors(path, kind="checkpoint")
-    if meta.get("config_sha256") != _config_digest(config):
+    if meta.get("config_sha256") != config_digest(config, ignore_max_iters=True):
         raise FileFormatError(f"{path}: written for a different configuration than {run_dir / io.CONFIG_FILE}")
     try:
         return LoopState(
@@ -148,7 +139,7 @@ def train_run(
         io.require_run_dir(run_dir, trained=False)
         io.remove_stale_temporaries(run_dir)
         saved = load_config(run_dir / io.CONFIG_FILE)
-        if _config_digest(saved) != _config_digest(config):
+        if config_digest(saved, ignore_max_iters=True) != config_digest(config, ignore_max_iters=True):
             raise RunDirError(
                 f"the config differs from {run_dir / io.CONFIG_FILE}; only train.max_iters may change on --resume"
             )
