@@ -144,6 +144,29 @@ def read_json(path: str | Path, *, top: type | None = dict) -> Any:
     return data
 
 
+NUMBER = (int, float)  # bool is refused unless a kind lists it
+OPTIONAL_NUMBER = (int, float, type(None))
+
+
+def check_entries(path: str | Path, data: dict, required: dict[str, type | tuple[type, ...]]) -> None:
+    """Refuse `data` (read from `path`) unless each `required` entry has one of its types.
+
+    Raises:
+        FileFormatError: one line naming the file, the entry, its value and what is allowed.
+    """
+    for key, kinds in required.items():
+        kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+        value = data.get(key)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise FileFormatError(f"{path}: {key} = {value!r:.60} is not allowed: expected {_describe(kinds)}")
+
+
+def _describe(kinds: tuple[type, ...]) -> str:
+    names = ["a number" if k is float else "null" if k is type(None) else k.__name__
+             for k in kinds if not (k is int and float in kinds)]
+    return " or ".join(names)
+
+
 def _json_type(value: Any) -> str:
     names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
     return "null" if value is None else names.get(type(value), type(value).__name__)

@@ -114,20 +114,6 @@ def _inside(directory: Path, name: str) -> Path | None:
         return None
 
 
-NUMBER = (int, float)
-OPTIONAL_NUMBER = (int, float, type(None))
-
-
-def _check_entries(path: Path, data: dict, required: dict[str, type | tuple[type, ...]]) -> None:
-    """Refuse `data` (read from `path`) unless each `required` entry has one of its types."""
-    for key, kinds in required.items():
-        kinds = kinds if isinstance(kinds, tuple) else (kinds,)
-        value = data.get(key)
-        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            allowed = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
-            raise FileFormatError(f"{path}: {key} = {value!r:.60} is not allowed: expected {allowed}")
-
-
 def _read_json(path: Path, required: dict[str, type | tuple[type, ...]] | None = None) -> dict | None:
     """The JSON object in `path`, None if there is no such file. A damaged or foreign file is
     refused (FileFormatError naming it), and so is one whose `required` entries are missing or
@@ -135,7 +121,7 @@ def _read_json(path: Path, required: dict[str, type | tuple[type, ...]] | None =
     if not path.exists():
         return None
     data = io.read_json(path)
-    _check_entries(path, data, required or {})
+    io.check_entries(path, data, required or {})
     return data
 
 
@@ -159,8 +145,8 @@ def base_section(study: Path, overview: list[dict]) -> tuple[str, str] | None:
     if metrics is None:
         return None
     validation, training = metrics["validation"], metrics["training"]
-    _check_entries(run / io.METRICS_FILE, training, {"n_units": int, "trainer": str, "iterations": int,
-                                                     "elapsed_s": NUMBER, "time_to_success_s": OPTIONAL_NUMBER})
+    io.check_entries(run / io.METRICS_FILE, training, {"n_units": int, "trainer": str, "iterations": int,
+                                                      "elapsed_s": io.NUMBER, "time_to_success_s": io.OPTIONAL_NUMBER})
     analysis = _read_json(run / "analysis" / "metrics.json") or {}
     row = {"name": f"base ({training['n_units']} units)", **validation, **analysis}
     overview.append(row)
@@ -208,7 +194,7 @@ def _condense_settings(run: Path) -> dict:
     """The settings in a condensation's condense.json, checked for what the report shows."""
     path = run / "condense.json"
     settings = _read_json(path, {"settings": dict})["settings"]
-    _check_entries(path, settings, {"method": str, "similarity": str, "operator": str})
+    io.check_entries(path, settings, {"method": str, "similarity": str, "operator": str})
     return settings
 
 

@@ -94,9 +94,7 @@ def _check_record(record: dict, path: Path, step: int, n_units: int) -> None:
             f"{path}: step = {record['step']!r}, n_units = {record['n_units']!r}, success = {record['success']!r} "
             f"do not fit step {step} of a {n_units}-unit network"
         )
-    for key in RECORD_KEYS[3:]:
-        if record[key] is not None and (isinstance(record[key], bool) or not isinstance(record[key], (int, float))):
-            raise FileFormatError(f"{path}: {key} = {record[key]!r} is not allowed: expected a number or null")
+    io.check_entries(path, record, dict.fromkeys(RECORD_KEYS[3:], io.OPTIONAL_NUMBER))
 
 
 def completed_steps(out: Path) -> list[int]:
@@ -166,7 +164,7 @@ def condense_run(
     config, original = load_run(run_dir)
     target = check_against_network(settings, original.W_rec.shape[0])
     steps = _prepare(run_dir, out, settings, original, resume)
-    context, _ = Context.create(config, settings, original)
+    context = Context.create(config, settings, original)
     records: list[dict] = []
 
     def record_step(state: State, record: dict) -> None:

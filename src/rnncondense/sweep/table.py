@@ -118,9 +118,8 @@ def check_result(result: dict[str, Any], path: Path) -> None:
     for section in RESULT_SECTIONS:
         if not isinstance(result.get(section) or {}, dict):
             raise FileFormatError(f"{path}: {section} = {result[section]!r:.60} is not allowed: expected an object")
-    for name, value in _numbers(result).items():
-        if value is not None and not isinstance(value, (int, float)):
-            raise FileFormatError(f"{path}: the value of {name} ({value!r:.60}) is not allowed: expected a number or null")
+    numbers = _numbers(result)
+    io.check_entries(path, numbers, dict.fromkeys(numbers, (bool, *io.OPTIONAL_NUMBER)))
 
 
 def _number(value: Any) -> float:
