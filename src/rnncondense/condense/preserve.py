@@ -26,7 +26,7 @@ import numpy as np
 from rnncondense.rnn import Params, simulate
 from rnncondense.tasks.cue_set_go import CueSetGo, TrialBatch
 from rnncondense.train.loss import masked_mse
-from rnncondense.train.trainers import Objective
+from rnncondense.train.trainers import Objective, trial_slice
 
 N_PHASE = 50
 
@@ -116,6 +116,6 @@ def preserving_objective(
         return task_loss + weight * jnp.sum((outputs["align"] - batch.reference.target) ** 2)
 
     def minibatch(batch: PreservingBatch, start: int, size: int) -> PreservingBatch:
-        return batch._replace(task=jax.tree.map(lambda a: a[start : start + size], batch.task))
+        return batch._replace(task=trial_slice(batch.task, start, size))
 
     return Objective(sample, model, loss, minibatch)

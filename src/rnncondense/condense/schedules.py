@@ -76,8 +76,8 @@ class Context:
     evaluate: Callable[[Params], BehaviorMetrics]
 
     @classmethod
-    def create(cls, run: RunConfig, settings: CondenseConfig, original: Params) -> tuple[Context, dict]:
-        """The context and the original network's measurements (step 0)."""
+    def create(cls, run: RunConfig, settings: CondenseConfig, original: Params) -> Context:
+        """The context, with the original network's trajectories to measure similarity against."""
         task = make_task(run.task)
         k_eval = jax.random.fold_in(jax.random.PRNGKey(settings.seed), 2**31 - 1)
         batch = task.validation_batch()
@@ -85,9 +85,8 @@ class Context:
             p, task, alpha=run.alpha, sigma_rec=run.model.sigma_rec, key=k_eval,
             repeats=run.train.val_noise_repeats, batch=batch,
         )
-        metrics = solution_metrics(original, run, k=settings.k)
-        context = cls(run, settings, task, jax.random.PRNGKey(settings.seed), original, metrics["trajectories"], evaluator)
-        return context, metrics
+        trajectories = solution_metrics(original, run, k=settings.k)["trajectories"]
+        return cls(run, settings, task, jax.random.PRNGKey(settings.seed), original, trajectories, evaluator)
 
     def step_key(self, step: int) -> jax.Array:
         return jax.random.fold_in(self.key, step)
@@ -120,14 +119,17 @@ def measure(state: State, context: Context, *, solution: bool = True) -> dict:
         **{key: getattr(behavior, key) for key in TASK_KEYS},
         "produced_ms": behavior.produced_ms,
     }
-    if solution:
-        alive = None if state.alive.all() else state.alive
-        metrics = solution_metrics(state.params, context.run, k=min(context.settings.k, state.n_units), alive=alive)
-        record.update({key: json_metrics(metrics)[key] for key in SOLUTION_KEYS})
-        k = min(context.settings.k, state.n_units, context.original_trajectories.sizes["unit"])
-        sim = similarity(context.original_trajectories, metrics["trajectories"], k=k)
-        record.update(similarity_procrustes=sim.procrustes, similarity_cca=sim.cca)
-    return record
+    return {**record, **measure_solution(state, context)} if solution else record
+
+
+def measure_solution(state: State, context: Context) -> dict:
+    """Solution-type metrics of the network and its similarity to the original."""
+    alive = None if state.alive.all() else state.alive
+    metrics = solution_metrics(state.params, context.run, k=min(context.settings.k, state.n_units), alive=alive)
+    record = {key: json_metrics(metrics)[key] for key in SOLUTION_KEYS}
+    k = min(context.settings.k, state.n_units, context.original_trajectories.sizes["unit"])
+    sim = similarity(context.original_trajectories, metrics["trajectories"], k=k)
+    return {**record, "similarity_procrustes": sim.procrustes, "similarity_cca": sim.cca}
 
 
 def retrain(
@@ -191,7 +193,7 @@ def one_shot(state: State, context: Context, on_step: OnStep) -> str:
         record = measure(state, context, solution=False)
         failed = not record["success"]
         if failed or state.step % settings.metrics_every == 0:
-            record = measure(state, context)
+            record.update(measure_solution(state, context))
         record["merged"] = [[int(state.unit_ids[pair.removed]), int(state.unit_ids[pair.kept])]]
         record["elapsed_s"] = time.perf_counter() - started
         on_step(state, record)
@@ -252,12 +254,18 @@ def iterative(
     return f"reached {state.n_units} units"
 
 
+def _unit_normalized(responses: np.ndarray) -> np.ndarray:
+    """Responses (samples, N) centred and scaled to unit norm per unit (silent units stay 0), so
+    that z.T @ z is the correlation matrix."""
+    z = responses - responses.mean(axis=0)
+    norm = np.linalg.norm(z, axis=0)
+    return z / np.where(norm > 0, norm, 1.0)
+
+
 def cluster_units(responses: np.ndarray, n_clusters: int) -> np.ndarray:
     """Cluster labels (N,) from average-linkage clustering on correlation distance of the
     z-scored responses (samples, N); silent units join the cluster they are closest to."""
-    z = responses - responses.mean(axis=0)
-    norm = np.linalg.norm(z, axis=0)
-    z = z / np.where(norm > 0, norm, 1.0)
+    z = _unit_normalized(responses)
     distance = np.clip(1.0 - z.T @ z, 0.0, 2.0)
     np.fill_diagonal(distance, 0.0)
     tree = hierarchy.linkage(squareform(distance, checks=False), method="average")
@@ -268,6 +276,7 @@ def canonical(original: Params, context: Context, on_step: OnStep, *, start_step
     """For each K of `clusters`: merge each response type into its most typical unit, retrain."""
     settings = context.settings
     responses = unit_responses(original, context)
+    z = _unit_normalized(responses)
     smallest = None
     for index, n_clusters in enumerate(settings.clusters):
         step = index + 1
@@ -276,8 +285,6 @@ def canonical(original: Params, context: Context, on_step: OnStep, *, start_step
         started = time.perf_counter()
         key = context.step_key(step)
         labels = cluster_units(responses, n_clusters)
-        z = responses - responses.mean(axis=0)
-        z = z / np.maximum(np.linalg.norm(z, axis=0), 1e-12)
         pairs = []
         for label in np.unique(labels):
             members = np.flatnonzero(labels == label)

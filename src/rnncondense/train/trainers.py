@@ -28,7 +28,8 @@ class Objective(NamedTuple):
     minibatch: Callable[[Any, int, int], Any]  # (batch, start, size) -> curvature minibatch
 
 
-def _trials(batch: TrialBatch, start: int, size: int) -> TrialBatch:
+def trial_slice(batch: TrialBatch, start: int, size: int) -> TrialBatch:
+    """Trials start .. start + size - 1 of every array of `batch` (a curvature minibatch)."""
     return jax.tree.map(lambda a: a[start : start + size], batch)
 
 
@@ -45,7 +46,7 @@ def task_objective(task: CueSetGo, *, alpha: float, sigma_rec: float) -> Objecti
     def loss(outputs: jax.Array, batch: TrialBatch) -> jax.Array:
         return masked_mse(outputs, batch.targets, batch.mask)
 
-    return Objective(sample, model, loss, _trials)
+    return Objective(sample, model, loss, trial_slice)
 
 
 def adam_trainer(objective: Objective, *, batch_size: int, learning_rate: float, clip_norm: float) -> Trainer:
