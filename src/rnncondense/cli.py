@@ -43,9 +43,29 @@ def user_errors(command: Callable) -> Callable:
     return wrapper
 
 
-class TrainProgress:
-    """A rich progress bar: iteration, loss, timing error, elapsed and ETA. It appears with the
-    first iteration, so a run refused before it starts prints nothing but its one error line."""
+class _LazyBar:
+    """A rich progress bar shown from the first report on, so that a command refused before its
+    work starts prints nothing but its one error line. Subclasses set `self.bar` and call
+    `self.show()` in `__call__`."""
+
+    bar: Progress
+    shown = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.shown:
+            self.bar.stop()
+
+    def show(self) -> None:
+        if not self.shown:
+            self.bar.start()
+            self.shown = True
+
+
+class TrainProgress(_LazyBar):
+    """Training: iteration, loss, timing error, elapsed and ETA."""
 
     def __init__(self, total: int, start: int = 0, label: str = "train"):
         self.bar = Progress(
@@ -61,18 +81,9 @@ class TrainProgress:
             transient=False,
         )
         self.task = self.bar.add_task(label, total=total, completed=start, loss="-", timing="-", extra="")
-        self.shown = False
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return self.bar.__exit__(*exc) if self.shown else None
 
     def __call__(self, progress) -> None:
-        if not self.shown:
-            self.bar.__enter__()
-            self.shown = True
+        self.show()
         fields = {"loss": f"{progress.info['loss']:.2e}"}
         if progress.metrics is not None:
             m = progress.metrics
@@ -227,8 +238,8 @@ def condense(
     stdout.print(str(Path(out) / "summary.csv"))
 
 
-class SweepProgressBar:
-    """A rich progress bar for a sweep: networks done of total, running, failed, elapsed, ETA."""
+class SweepProgressBar(_LazyBar):
+    """A sweep: networks done of total, running, failed, elapsed, ETA."""
 
     def __init__(self):
         self.bar = Progress(TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(),
@@ -236,19 +247,10 @@ class SweepProgressBar:
                             TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}"), TextColumn("[dim]{task.fields[last]}"),
                             console=console, transient=False)
         self.task = self.bar.add_task("sweep", total=None, running=0, failed=0, skipped=0, eta="-", last="")
-        self.last, self.started = "", False
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.started:
-            self.bar.stop()
+        self.last = ""
 
     def __call__(self, progress) -> None:
-        if not self.started:  # shown from the first report on: bad input prints only its error line
-            self.bar.start()
-            self.started = True
+        self.show()
         if progress.last:
             self.last = f"last: {progress.last}"
         eta = "-" if progress.eta_s is None else f"{int(progress.eta_s) // 60}:{int(progress.eta_s) % 60:02d}"
