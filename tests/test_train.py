@@ -6,7 +6,7 @@ import pytest
 
 from rnncondense import io
 from rnncondense.errors import FileFormatError, RunDirError, TrainingDiverged
-from rnncondense.train.loop import LoopState, initial_state, run_loop
+from rnncondense.train.loop import initial_state, run_loop
 from rnncondense.train.run import load_checkpoint, make_trainer, save_checkpoint, train_run
 from rnncondense.train.trainer import Trainer
 
