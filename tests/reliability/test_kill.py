@@ -219,10 +219,12 @@ class Chain:
                 if self.kills >= KILLS:  # enough: let it finish
                     self.runner.run(self.command(out))
                     break
-                # uniform over the run: start-up and compilation take most of a tiny run, so
-                # the iterations and checkpoints are reached only by the later moments
-                moment = duration * self.rng.random()
+                # a fresh directory is killed in the first quarter of a run (start-up,
+                # compilation, the first files), a resumed one anywhere in it: start-up takes
+                # most of a tiny run, so iterations, checkpoints and finished steps are reached
+                # only by the later moments, and only a fresh run has no files yet
                 fresh = not out.exists()
+                moment = duration * self.rng.random() * (0.25 if fresh else 1.0)
                 began = time.perf_counter()
                 if not self.runner.run_or_kill(self.command(out), moment):
                     if fresh:  # an uninterrupted run from scratch: the time scale of the moments
