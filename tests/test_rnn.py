@@ -60,6 +60,25 @@ def test_noise_comes_from_the_key():
     assert not np.allclose(a, clean)
 
 
+def test_noise_is_drawn_step_by_step_with_the_right_statistics():
+    """Step t of the noise is N(0, alpha sigma^2) from step key t alone, however many steps are
+    drawn together, and independent across steps, trials and units."""
+    alpha, sigma, shape = 0.1, 0.05, (2 * rnn.NOISE_BLOCK + 7, 64, 50)  # blocks that do not divide T
+    key = jax.random.PRNGKey(11)
+    noise = np.asarray(rnn.recurrent_noise(key, shape, alpha=alpha, sigma_rec=sigma))
+    assert noise.shape == shape
+    step_keys = rnn.noise_step_keys(key, shape[0])
+    for t in (0, rnn.NOISE_BLOCK - 1, rnn.NOISE_BLOCK, shape[0] - 1):
+        alone = rnn.noise_at(step_keys[t], shape[1:], alpha=alpha, sigma_rec=sigma)
+        np.testing.assert_allclose(noise[t], alone, rtol=1e-6, atol=1e-9)  # the same numbers, to rounding
+    scale = np.sqrt(alpha) * sigma
+    assert noise.mean() == pytest.approx(0.0, abs=4 * scale / np.sqrt(noise.size))
+    assert noise.std() == pytest.approx(scale, rel=0.01)
+    flat = noise.reshape(shape[0], -1)
+    assert abs(np.corrcoef(flat[:-1].ravel(), flat[1:].ravel())[0, 1]) < 0.01  # consecutive steps
+    assert not np.array_equal(noise[:, 0], noise[:, 1]) and not np.array_equal(noise[..., 0], noise[..., 1])
+
+
 def test_outputs_only_path_equals_the_full_simulation_with_and_without_noise():
     """`simulate_outputs` (one scan, nothing stored but z) against `simulate`, in float64."""
     with jax.enable_x64(True):
