@@ -19,3 +19,11 @@ def test_cache_directory_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.delenv(runtime.ENV)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert runtime.cache_dir() == tmp_path / "xdg" / "rnncondense" / "jax"
+
+
+def test_release_memory_drops_compiled_programs_and_later_calls_still_work():
+    square = jax.jit(lambda x: x * x)
+    assert float(square(3.0)) == 9.0 and square._cache_size() == 1
+    runtime.release_memory()
+    assert square._cache_size() == 0
+    assert float(square(4.0)) == 16.0

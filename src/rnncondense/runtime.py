@@ -37,3 +37,22 @@ def enable_compilation_cache(path: str | Path | None = None) -> Path | None:
     jax.config.update("jax_compilation_cache_dir", str(directory))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
     return directory
+
+
+def release_memory() -> None:
+    """Hand memory that finished work no longer needs back to the operating system.
+
+    Drops JAX's in-process caches of traced and compiled programs (a later call recompiles, or
+    loads from the persistent cache), collects garbage and, on glibc, trims the heap, whose
+    freed pages otherwise stay resident. A long-lived process that runs one job after another
+    (a sweep worker) calls it between jobs, so its memory does not grow with each job.
+    """
+    import ctypes
+    import gc
+
+    jax.clear_caches()
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass

@@ -18,6 +18,11 @@ is finished with status "diverged" and no analysis; a rerun does not train it ag
 Analysis. `analyze_run` with noise-free trials and k = min(3, size) (`solution_metrics`) writes
 analysis/activity.nc and analysis/metrics.json into the run directory.
 
+Memory. A worker runs one network after another; after each it drops JAX's in-process caches of
+compiled programs and trims the heap (`runtime.release_memory`), so its memory does not grow with
+every network it has trained (the next network of the same size loads its programs from the
+persistent compilation cache, which the sweep shares between workers).
+
 Threads. Workers are meant to run one network per core. XLA's CPU backend otherwise spreads
 matrix products over all cores, so `limit_threads` sets XLA_FLAGS=--xla_cpu_multi_thread_eigen=false
 and OMP/OpenBLAS/MKL to one thread, unless already set, before JAX starts its backend in the
@@ -138,7 +143,7 @@ def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: st
     """
     limit_threads()
     from rnncondense.analysis.summary import analyze_run
-    from rnncondense.runtime import enable_compilation_cache
+    from rnncondense.runtime import enable_compilation_cache, release_memory
     from rnncondense.train.run import train_run
 
     if compilation_cache:
@@ -182,6 +187,7 @@ def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: st
     result.update(attempt=attempt, resumed=resumed, restarted=restarted, finished=time.time(),
                   worker={**worker, "peak_rss_mb": _peak_rss_mb()})
     io.write_json(run_dir / RESULT_FILE, result)
+    release_memory()  # the worker's next network starts from the memory this one started from
     return io.read_json(run_dir / RESULT_FILE)
 
 
