@@ -261,7 +261,7 @@ class SweepProgressBar(_LazyBar):
 @app.command()
 @user_errors
 def sweep(
-    config: Annotated[Path, typer.Argument(help="TOML run configuration; its [train] section is every network's budget (see configs/sweep.toml).")],
+    config: Annotated[Path, typer.Argument(help="TOML run configuration; its \\[train] section is every network's budget (see configs/sweep.toml).")],
     out: Annotated[Path, typer.Option("--out", help="Sweep directory; rerun the same command to continue it.")],
     sizes: Annotated[str, typer.Option(help="Comma-separated network sizes (units).")] = "5,10,20,50,100,200",
     seeds: Annotated[int, typer.Option(help="Networks per size, train.seed = 0 .. SEEDS-1.")] = 5,
