@@ -48,7 +48,7 @@ from rnncondense.config import config_digest, config_to_dict
 from rnncondense.errors import FileFormatError, RunDirError, TrainingDiverged
 from rnncondense.sweep.spec import NetworkJob
 
-__all__ = ["train_network", "read_result", "limit_threads", "THREAD_ENV", "RESULT_FILE", "ATTEMPT_FILE"]
+__all__ = ["train_network", "read_result", "limit_threads", "peak_rss_mb", "THREAD_ENV", "RESULT_FILE", "ATTEMPT_FILE"]
 
 RESULT_FORMAT = "rnncondense-sweep-network-1"
 RESULT_FILE = "result.json"
@@ -101,8 +101,21 @@ def read_result(run_dir: Path, job: NetworkJob) -> dict[str, Any] | None:
     return result
 
 
-def _peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (MB; Linux reports ru_maxrss in kB)."""
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB.
+
+    On Linux VmHWM of /proc/self/status, not getrusage's ru_maxrss: a process started by fork
+    and exec (a Dask worker, which its nanny spawns) carries in ru_maxrss the resident size of
+    the process it was forked from, if that was larger, so a worker spawned by a large parent
+    would report the parent's memory. Elsewhere ru_maxrss (kB on Linux, bytes on macOS).
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024.0 if sys.platform != "darwin" else peak / 2**20
 
@@ -185,7 +198,7 @@ def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: st
     result["timing"] = {**result.get("timing", {}), "wall_s": time.perf_counter() - start,
                         "cpu_s": time.process_time() - cpu_start}
     result.update(attempt=attempt, resumed=resumed, restarted=restarted, finished=time.time(),
-                  worker={**worker, "peak_rss_mb": _peak_rss_mb()})
+                  worker={**worker, "peak_rss_mb": peak_rss_mb()})
     io.write_json(run_dir / RESULT_FILE, result)
     release_memory()  # the worker's next network starts from the memory this one started from
     return io.read_json(run_dir / RESULT_FILE)
