@@ -60,15 +60,17 @@ def test_noise_comes_from_the_key():
     assert not np.allclose(a, clean)
 
 
-def test_noise_is_drawn_step_by_step_with_the_right_statistics():
+def test_noise_is_drawn_step_by_step_with_the_right_statistics(monkeypatch):
     """Step t of the noise is N(0, alpha sigma^2) from step key t alone, however many steps are
     drawn together, and independent across steps, trials and units."""
-    alpha, sigma, shape = 0.1, 0.05, (2 * rnn.NOISE_BLOCK + 7, 64, 50)  # blocks that do not divide T
+    alpha, sigma, shape = 0.1, 0.05, (71, 64, 50)
     key = jax.random.PRNGKey(11)
-    noise = np.asarray(rnn.recurrent_noise(key, shape, alpha=alpha, sigma_rec=sigma))
+    noise = np.asarray(rnn.recurrent_noise(key, shape, alpha=alpha, sigma_rec=sigma))  # in one block
+    monkeypatch.setattr(rnn, "NOISE_BLOCK_SIZE", 32 * 64 * 50)  # blocks of 32 steps, which do not divide 71
+    np.testing.assert_allclose(rnn.recurrent_noise(key, shape, alpha=alpha, sigma_rec=sigma), noise, rtol=1e-6, atol=1e-9)
     assert noise.shape == shape
     step_keys = rnn.noise_step_keys(key, shape[0])
-    for t in (0, rnn.NOISE_BLOCK - 1, rnn.NOISE_BLOCK, shape[0] - 1):
+    for t in (0, 31, 32, shape[0] - 1):
         alone = rnn.noise_at(step_keys[t], shape[1:], alpha=alpha, sigma_rec=sigma)
         np.testing.assert_allclose(noise[t], alone, rtol=1e-6, atol=1e-9)  # the same numbers, to rounding
     scale = np.sqrt(alpha) * sigma

@@ -137,7 +137,7 @@ def _recurrent_core_jvp(alpha, primals, tangents):
     return xs, dxs
 
 
-NOISE_BLOCK = 32  # time steps of noise drawn at once (threefry's speed against its working memory)
+NOISE_BLOCK_SIZE = 2**20  # numbers of noise drawn at once, at most (threefry's speed against its working memory)
 
 
 def noise_step_keys(key: Array, n_steps: int) -> Array:
@@ -153,13 +153,15 @@ def noise_at(step_key: Array, shape: tuple[int, ...], *, alpha: float, sigma_rec
 def recurrent_noise(key: Array, shape: tuple[int, ...], *, alpha: float, sigma_rec: float) -> Array:
     """The scaled noise sqrt(alpha) * sigma_rec * xi_t of every step, shape (T, ...), xi ~ N(0, 1).
 
-    Each step's noise comes from its own key (`noise_step_keys`), drawn NOISE_BLOCK steps at a
-    time: the random-bit generator then needs working memory for a block, not four times the
-    whole (T, B, N) array, and the outputs-only scan (`simulate_outputs`) draws the same numbers
-    step by step without storing them.
+    Each step's noise comes from its own key (`noise_step_keys`), drawn in blocks of as many
+    steps as hold at most NOISE_BLOCK_SIZE numbers: the random-bit generator then needs working
+    memory for a block, not four times the whole (T, B, N) array, and small arrays are still
+    drawn in one or a few calls. The numbers do not depend on the blocks.
     """
+    per_step = math.prod(shape[1:])
+    block = max(1, min(shape[0], NOISE_BLOCK_SIZE // max(per_step, 1)))
     draw = lambda step_key: noise_at(step_key, tuple(shape[1:]), alpha=alpha, sigma_rec=sigma_rec)
-    return lax.map(draw, noise_step_keys(key, shape[0]), batch_size=NOISE_BLOCK)
+    return lax.map(draw, noise_step_keys(key, shape[0]), batch_size=block)
 
 
 def simulate_time_major(
@@ -216,24 +218,26 @@ def simulate_outputs(
 ) -> Array:
     """Only the outputs (B, T, O) of `simulate` (equal up to float rounding), for evaluation.
 
-    One scan that carries the (B, N) state, draws each step's noise from its step key and emits
-    z_t: noise, states, rates and input drive are never stored for all steps, so memory is the
-    outputs alone.
+    One scan that carries the (B, N) state and emits z_t: states, rates and the input drive are
+    never stored for all steps, so memory is the noise plus the outputs (a 256-trial validation
+    batch of a 200-unit network needs about 45 MB instead of 180 MB).
     """
     inputs_tm = jnp.swapaxes(inputs, 0, 1)
-    n_steps, batch, n = inputs_tm.shape[0], inputs_tm.shape[1], params.W_rec.shape[0]
-    step_keys = noise_step_keys(key, n_steps) if key is not None and sigma_rec > 0 else None
+    batch, n = inputs_tm.shape[1], params.W_rec.shape[0]
+    noise = None
+    if key is not None and sigma_rec > 0:
+        noise = recurrent_noise(key, inputs_tm.shape[:2] + (n,), alpha=alpha, sigma_rec=sigma_rec)
 
     def _step(x, step_inputs):
-        u_t, key_t = step_inputs
+        u_t, noise_t = step_inputs
         drive_t = alpha * (u_t @ params.W_in.T + params.b)
-        if key_t is not None:
-            drive_t = drive_t + noise_at(key_t, (batch, n), alpha=alpha, sigma_rec=sigma_rec, dtype=x.dtype)
+        if noise_t is not None:
+            drive_t = drive_t + noise_t
         x = (1.0 - alpha) * x + alpha * jnp.tanh(x) @ params.W_rec.T + drive_t
         return x, jnp.tanh(x) @ params.W_out.T + params.b_out
 
     x_init = jnp.broadcast_to(params.x0, (batch, n))
-    _, outputs = lax.scan(_step, x_init, (inputs_tm, step_keys))
+    _, outputs = lax.scan(_step, x_init, (inputs_tm, noise))
     return jnp.swapaxes(outputs, 0, 1)
 
 
