@@ -145,9 +145,9 @@ def noise_step_keys(key: Array, n_steps: int) -> Array:
     return jax.random.split(key, n_steps)
 
 
-def noise_at(step_key: Array, shape: tuple[int, ...], *, alpha: float, sigma_rec: float, dtype=float) -> Array:
+def noise_at(step_key: Array, shape: tuple[int, ...], *, alpha: float, sigma_rec: float) -> Array:
     """The scaled noise term sqrt(alpha) * sigma_rec * xi_t of one time step, xi ~ N(0, 1)."""
-    return math.sqrt(alpha) * sigma_rec * jax.random.normal(step_key, shape, dtype)
+    return math.sqrt(alpha) * sigma_rec * jax.random.normal(step_key, shape)
 
 
 def recurrent_noise(key: Array, shape: tuple[int, ...], *, alpha: float, sigma_rec: float) -> Array:
