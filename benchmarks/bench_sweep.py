@@ -10,7 +10,7 @@ No persistent compilation cache is used (this process does not enable one), so e
 compiles its programs, as on a first run. Each reports the wall time of the whole `run_sweep`
 call (cluster start, compilation, training,
 analysis, tables and figures), networks per minute, and the peak resident memory of every worker
-process (`ru_maxrss`, recorded by the worker in each network's result.json; goal: under 1 GB).
+process (VmHWM, recorded by the worker in each network's result.json; goal: under 1 GB).
 The machine may be shared: the 1-minute load average before and after each run is recorded, and
 `cores_obtained` (the workers' CPU time, all threads, over the wall time) shows how much of the
 machine the workers got; `networks_per_cpu_min` is the throughput per core-minute actually used.
