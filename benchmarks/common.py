@@ -30,4 +30,5 @@ def machine() -> dict:
         "jax": jax.__version__,
         "cpu_count": os.cpu_count(),
         "processor": platform.processor() or platform.machine(),
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }

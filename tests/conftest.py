@@ -6,9 +6,11 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def pytest_configure(config):
-    """Share compiled programs across the tests of a run (and runs), as the command line does."""
-    from rnncondense.runtime import enable_compilation_cache
+    """Compile as the command line does, and share compiled programs across the tests of a run
+    (and runs)."""
+    from rnncondense.runtime import enable_compilation_cache, lean_compiler
 
+    lean_compiler()
     enable_compilation_cache()
 
 

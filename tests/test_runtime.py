@@ -27,3 +27,14 @@ def test_release_memory_drops_compiled_programs_and_later_calls_still_work():
     runtime.release_memory()
     assert square._cache_size() == 0
     assert float(square(4.0)) == 16.0
+
+
+def test_lean_compiler_adds_its_flag_once_and_keeps_a_users_choice():
+    env = {"XLA_FLAGS": "--xla_dump_to=/tmp/x"}
+    assert runtime.lean_compiler(env)
+    assert env["XLA_FLAGS"] == f"--xla_dump_to=/tmp/x {runtime.LEAN_COMPILER_FLAG}"
+    assert runtime.lean_compiler(env) and env["XLA_FLAGS"].count("fusion_emitters") == 1
+    mine = {"XLA_FLAGS": "--xla_cpu_use_fusion_emitters=true"}
+    assert not runtime.lean_compiler(mine) and mine["XLA_FLAGS"] == "--xla_cpu_use_fusion_emitters=true"
+    empty = {}
+    assert runtime.lean_compiler(empty) and empty["XLA_FLAGS"] == runtime.LEAN_COMPILER_FLAG

@@ -411,8 +411,9 @@ def _parse_units(text: str | None) -> list[int] | None:
 
 
 def main() -> None:
-    from rnncondense.runtime import enable_compilation_cache
+    from rnncondense.runtime import enable_compilation_cache, lean_compiler
 
+    lean_compiler()
     enable_compilation_cache()
     app()
 

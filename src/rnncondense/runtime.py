@@ -1,4 +1,4 @@
-"""Process-wide JAX settings the command line applies: a persistent compilation cache.
+"""Process-wide JAX settings the command line applies: lean compilation and a persistent cache.
 
 Compiling the simulation, the Hessian-free solver and the evaluation takes tens of seconds on a
 CPU, often longer than a short training run itself. JAX can keep compiled programs on disk and
@@ -14,6 +14,25 @@ from pathlib import Path
 import jax
 
 ENV = "RNNCONDENSE_CACHE_DIR"
+LEAN_COMPILER_FLAG = "--xla_cpu_use_fusion_emitters=false"
+
+
+def lean_compiler(environ: dict[str, str] | None = None) -> bool:
+    """Have XLA compile CPU programs with its classic emitters instead of the MLIR fusion emitters.
+
+    The fusion emitters need 130-180 MB more memory while they compile, which sets a training
+    process's peak: `rnncondense train` with Adam on the default 200-unit task peaked at 510-550 MB
+    with them and 345-395 MB without, Hessian-free at 850 against 670-730 MB, with the same
+    results and training speed. Adds the flag to XLA_FLAGS of `environ` (default os.environ)
+    unless that already sets it; it takes effect only if JAX has not started its backend yet (no
+    computation has run), and passes to processes started later (sweep workers). Returns whether
+    the classic emitters are in use.
+    """
+    environ = os.environ if environ is None else environ
+    flags = environ.get("XLA_FLAGS", "")
+    if "xla_cpu_use_fusion_emitters" not in flags:
+        environ["XLA_FLAGS"] = f"{flags} {LEAN_COMPILER_FLAG}".strip()
+    return LEAN_COMPILER_FLAG in environ["XLA_FLAGS"].split()
 
 
 def cache_dir() -> Path | None:

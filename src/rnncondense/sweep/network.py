@@ -156,9 +156,10 @@ def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: st
     """
     limit_threads()
     from rnncondense.analysis.summary import analyze_run
-    from rnncondense.runtime import enable_compilation_cache, release_memory
+    from rnncondense.runtime import enable_compilation_cache, lean_compiler, release_memory
     from rnncondense.train.run import train_run
 
+    lean_compiler()  # a worker of an existing scheduler did not inherit it from the command line
     if compilation_cache:
         enable_compilation_cache(compilation_cache)
 
