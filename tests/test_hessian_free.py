@@ -196,7 +196,7 @@ def test_bad_hyperparameters(kwargs, message):
         ({"initial_damping": 0.0}, "train.hf.initial_damping = 0.0 is not allowed: Input should be greater than 0"),
         ({"structural_damping": -0.5}, "train.hf.structural_damping = -0.5 is not allowed"),
         ({"cg_max_iters": 0}, "train.hf.cg_max_iters = 0 is not allowed: Input should be greater than or equal to 1"),
-        ({"curvature_batch_size": 512}, "train.hf.curvature_batch_size (=512) must not exceed train.hf.gradient_batch_size (=256)"),
+        ({"curvature_batch_size": 512}, "train.hf.curvature_batch_size (=512) must not exceed train.hf.gradient_batch_size (=128)"),
     ],
 )
 def test_bad_hf_config(hf, message):
