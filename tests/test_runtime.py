@@ -38,3 +38,11 @@ def test_lean_compiler_adds_its_flag_once_and_keeps_a_users_choice():
     assert not runtime.lean_compiler(mine) and mine["XLA_FLAGS"] == "--xla_cpu_use_fusion_emitters=true"
     empty = {}
     assert runtime.lean_compiler(empty) and empty["XLA_FLAGS"] == runtime.LEAN_COMPILER_FLAG
+
+
+def test_lean_compiler_leaves_a_jaxlib_whose_xla_may_not_know_the_flag_alone(monkeypatch):
+    monkeypatch.setattr(runtime, "LEAN_COMPILER_JAXLIB", (0, 11))  # XLA aborts on unknown flags
+    env = {"XLA_FLAGS": "--xla_dump_to=/tmp/x"}
+    assert not runtime.lean_compiler(env) and env == {"XLA_FLAGS": "--xla_dump_to=/tmp/x"}
+    empty = {}
+    assert not runtime.lean_compiler(empty) and empty == {}
