@@ -24,16 +24,16 @@ CONFIG = ROOT / "configs" / "default.toml"
 GOALS = {"adam_time_to_success_s": 60.0, "adam_peak_rss_mb": 500.0, "hf_time_to_success_s": 15.0,
          "hf_timing_mae_ms": 10.0}
 
-# `rnncondense train`, then the process's own VmHWM as the last line of stdout
+# `rnncondense train`, then the process's own peak memory (MB) as the last line of stdout
 _CHILD = """
 import sys
 from rnncondense.cli import main
+from rnncondense.sweep.network import peak_rss_mb
 sys.argv = ["rnncondense", "train", sys.argv[1], "--out", sys.argv[2]]
 try:
     main()
 finally:
-    hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
-    print("VmHWM_kB", hwm, flush=True)
+    print("peak_rss_mb", peak_rss_mb(), flush=True)
 """
 
 
@@ -44,7 +44,7 @@ def _train(config: Path, out: Path, cache: Path) -> dict:
                           env=env, timeout=3600)
     if proc.returncode != 0:
         raise RuntimeError(f"rnncondense train failed: {proc.stderr.strip().splitlines()[-1:]}")
-    peak_kb = int(proc.stdout.strip().splitlines()[-1].split()[1])
+    peak_mb = float(proc.stdout.strip().splitlines()[-1].split()[1])
     metrics = json.loads((out / "metrics.json").read_text())
     with open(out / "history.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -56,7 +56,7 @@ def _train(config: Path, out: Path, cache: Path) -> dict:
         "cg_iters_total": sum(float(r["cg_iters"]) for r in rows) if "cg_iters" in rows[0] else None,
         "mse": validation["mse"],
         "timing_mae_ms": validation["timing_mae_ms"],
-        "peak_rss_mb": peak_kb / 1024,
+        "peak_rss_mb": peak_mb,
     }
 
 

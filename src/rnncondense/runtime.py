@@ -35,12 +35,16 @@ def lean_compiler(environ: dict[str, str] | None = None) -> bool:
     import jaxlib.version
 
     environ = os.environ if environ is None else environ
+    if tuple(jaxlib.version.__version_info__[:2]) == LEAN_COMPILER_JAXLIB:
+        add_xla_flag(LEAN_COMPILER_FLAG, environ)
+    return LEAN_COMPILER_FLAG in environ.get("XLA_FLAGS", "").split()
+
+
+def add_xla_flag(flag: str, environ: dict[str, str]) -> None:
+    """Append `flag` ("--name=value") to XLA_FLAGS of `environ` unless XLA_FLAGS already sets name."""
     flags = environ.get("XLA_FLAGS", "")
-    if tuple(jaxlib.version.__version_info__[:2]) != LEAN_COMPILER_JAXLIB:
-        return LEAN_COMPILER_FLAG in flags.split()
-    if "xla_cpu_use_fusion_emitters" not in flags:
-        environ["XLA_FLAGS"] = f"{flags} {LEAN_COMPILER_FLAG}".strip()
-    return LEAN_COMPILER_FLAG in environ["XLA_FLAGS"].split()
+    if flag.split("=")[0].lstrip("-") not in flags:
+        environ["XLA_FLAGS"] = f"{flags} {flag}".strip()
 
 
 def cache_dir() -> Path | None:

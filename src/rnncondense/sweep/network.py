@@ -66,12 +66,12 @@ THREAD_ENV = {
 def limit_threads(environ: dict[str, str] | None = None) -> dict[str, str]:
     """Add the single-thread settings of THREAD_ENV to `environ` (default os.environ), keeping
     values already there; the XLA flag is appended to existing XLA_FLAGS. Returns `environ`."""
+    from rnncondense.runtime import add_xla_flag
+
     environ = os.environ if environ is None else environ
     for name, value in THREAD_ENV.items():
         if name == "XLA_FLAGS":
-            flags = environ.get(name, "")
-            if "xla_cpu_multi_thread_eigen" not in flags:
-                environ[name] = f"{flags} {value}".strip()
+            add_xla_flag(value, environ)
         else:
             environ.setdefault(name, value)
     return environ
