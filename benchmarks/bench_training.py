@@ -28,7 +28,7 @@ GOALS = {"adam_time_to_success_s": 60.0, "adam_peak_rss_mb": 500.0, "hf_time_to_
 _CHILD = """
 import sys
 from rnncondense.cli import main
-from rnncondense.sweep.network import peak_rss_mb
+from rnncondense.runtime import peak_rss_mb
 sys.argv = ["rnncondense", "train", sys.argv[1], "--out", sys.argv[2]]
 try:
     main()

@@ -1,14 +1,17 @@
-"""Process-wide JAX settings the command line applies: lean compilation and a persistent cache.
+"""Process-wide settings and facts: lean compilation, a persistent cache, and peak memory.
 
 Compiling the simulation, the Hessian-free solver and the evaluation takes tens of seconds on a
 CPU, often longer than a short training run itself. JAX can keep compiled programs on disk and
 reuse them in later processes; `enable_compilation_cache` turns that on. The directory is
 $RNNCONDENSE_CACHE_DIR if set ("off" disables the cache), else ~/.cache/rnncondense/jax.
+`peak_rss_mb` reads the process's peak resident memory (sweep workers and benchmarks report it).
 """
 
 from __future__ import annotations
 
 import os
+import resource
+import sys
 from pathlib import Path
 
 import jax
@@ -87,3 +90,22 @@ def release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc
         pass
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB.
+
+    On Linux VmHWM of /proc/self/status, not getrusage's ru_maxrss: a process started by fork
+    and exec (a Dask worker, which its nanny spawns) carries in ru_maxrss the resident size of
+    the process it was forked from, if that was larger, so a worker spawned by a large parent
+    would report the parent's memory. Elsewhere ru_maxrss (kB on Linux, bytes on macOS).
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024.0 if sys.platform != "darwin" else peak / 2**20

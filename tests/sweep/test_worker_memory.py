@@ -2,7 +2,7 @@
 
 import multiprocessing
 
-from rnncondense.sweep.network import peak_rss_mb
+from rnncondense.runtime import peak_rss_mb
 
 MB = 2**20
 

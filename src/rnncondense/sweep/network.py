@@ -34,10 +34,8 @@ workers on two cores absorb without losing throughput per CPU-second (benchmarks
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import socket
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -46,9 +44,10 @@ from typing import Any
 from rnncondense import io
 from rnncondense.config import config_digest, config_to_dict
 from rnncondense.errors import FileFormatError, RunDirError, TrainingDiverged
+from rnncondense.runtime import peak_rss_mb
 from rnncondense.sweep.spec import NetworkJob
 
-__all__ = ["train_network", "read_result", "limit_threads", "peak_rss_mb", "THREAD_ENV", "RESULT_FILE", "ATTEMPT_FILE"]
+__all__ = ["train_network", "read_result", "limit_threads", "THREAD_ENV", "RESULT_FILE", "ATTEMPT_FILE"]
 
 RESULT_FORMAT = "rnncondense-sweep-network-1"
 RESULT_FILE = "result.json"
@@ -99,25 +98,6 @@ def read_result(run_dir: Path, job: NetworkJob) -> dict[str, Any] | None:
         )
     check_result(result, path)
     return result
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MB.
-
-    On Linux VmHWM of /proc/self/status, not getrusage's ru_maxrss: a process started by fork
-    and exec (a Dask worker, which its nanny spawns) carries in ru_maxrss the resident size of
-    the process it was forked from, if that was larger, so a worker spawned by a large parent
-    would report the parent's memory. Elsewhere ru_maxrss (kB on Linux, bytes on macOS).
-    """
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024.0 if sys.platform != "darwin" else peak / 2**20
 
 
 def _worker_address() -> str | None:
