@@ -3,9 +3,14 @@
 For N units, batch B and T steps the forward pass costs T matrix products (B, N) x (N, N), i.e.
 2 T B N^2 FLOPs. Two baselines for those FLOPs are timed in the same run:
   - `matmul_ms`: one (T B, N) x (N, N) product (jax), the machine's best case for these FLOPs;
-  - `matmul_seq_ms`: the same T products (B, N) x (N, N) one after another (numpy, BLAS).
+  - `matmul_seq_ms`: the same T products (B, N) x (N, N) one after another (numpy, BLAS);
+  - `matmul_scan_ms`: the same T products as a `lax.scan` in which each product takes the
+    previous one's result, x_t = x_{t-1} W, as the recurrence must: no tanh, no input, no noise.
+    No scan-based simulator can beat it, so `matmul_scan_ratio` = matmul_scan_ms / matmul_ms is
+    the floor of `forward_ratio` on this machine.
 Ratios are forward / matmul_ms and forward+gradient / matmul_ms. The gradient also costs ~2x the
-forward FLOPs, so forward+gradient can at best be ~3x the matmul time.
+forward FLOPs, so forward+gradient can at best be ~3x the matmul time; with its two sequential
+scans (forward and adjoint) it is at best about 2 matmul_scan_ratio + 1.
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ def run(sizes=(50, 200, 500), batch: int = 32, repeats: int = 15) -> dict:
         matmul = jax.jit(lambda a, w: a @ w)
         a_np, w_np = np.asarray(a).reshape(n_steps, batch, n), np.asarray(w)
 
+        chained = jax.jit(lambda x, w: jax.lax.scan(lambda x, _: (x @ w, x), x, None, length=n_steps)[1])
+        x_first, w_scaled = a[:batch], w / np.sqrt(n)  # keeps |x_t| of order 1 over all steps
+
         def matmul_seq():
             for t in range(n_steps):
                 a_np[t] @ w_np
@@ -58,7 +66,9 @@ def run(sizes=(50, 200, 500), batch: int = 32, repeats: int = 15) -> dict:
             "noise_generation_ms": median_ms(lambda: noise(jax.random.PRNGKey(4)), repeats=repeats),
             "matmul_ms": median_ms(lambda: matmul(a, w), repeats=repeats),
             "matmul_seq_ms": median_ms(matmul_seq, repeats=repeats),
+            "matmul_scan_ms": median_ms(lambda: chained(x_first, w_scaled), repeats=repeats),
         }
+        row["matmul_scan_ratio"] = row["matmul_scan_ms"] / row["matmul_ms"]
         row["forward_ratio"] = row["forward_ms"] / row["matmul_ms"]
         row["forward_grad_ratio"] = row["forward_grad_ms"] / row["matmul_ms"]
         row["forward_ratio_vs_seq"] = row["forward_ms"] / row["matmul_seq_ms"]
