@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
+DEMO_OUT ?= runs/demo
 
 .PHONY: setup browser demo test bench bench-baseline clean
 
@@ -15,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: setup
-	$(VENV)/bin/rnncondense study configs/study.toml --out runs/demo --preset quick
+	$(VENV)/bin/rnncondense study configs/study.toml --out $(DEMO_OUT) --preset quick
 
 test: setup browser
 	$(PY) -m pytest -q

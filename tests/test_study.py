@@ -74,9 +74,9 @@ def test_iterative_and_preserving_reach_their_target(tiny_study):
 
 def test_another_preset_or_config_in_the_same_directory_is_refused(tiny_study, tiny_adam_config, tmp_path):
     out, config = tiny_study[0], tiny_study[4]
-    with pytest.raises(RunDirError, match="another config or preset"):
+    with pytest.raises(RunDirError, match=r"another config or preset \(config.model.n_units: 24 there, 16 here\)"):
         run_study(tiny_adam_config, out, preset="tiny-test", say=lambda _: None)
-    with pytest.raises(RunDirError, match="another config or preset"):
+    with pytest.raises(RunDirError, match=r"another config or preset \(preset: 'tiny-test' there, 'quick' here\)"):
         run_study(config, out, preset="quick", say=lambda _: None)
     with pytest.raises(ConfigError, match="--preset = 'huge' is not allowed: choose one of quick, full"):
         run_study(tiny_adam_config, tmp_path / "new", preset="huge", say=lambda _: None)

@@ -15,7 +15,7 @@ so running the same command again continues a study.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Callable, Literal
+from typing import Annotated, Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -81,6 +81,15 @@ def study_record(config: RunConfig, preset: str) -> dict:
     return {"preset": preset, "plan": PRESETS[preset].model_dump(mode="json"), "config": config_to_dict(config)}
 
 
+def _first_difference(there: Any, here: Any, name: str = "") -> tuple[str, Any, Any]:
+    """The first dotted field name at which two study records differ, with both values."""
+    if isinstance(there, dict) and isinstance(here, dict):
+        for key in [*there, *(k for k in here if k not in there)]:
+            if there.get(key) != here.get(key):
+                return _first_difference(there.get(key), here.get(key), f"{name}.{key}" if name else key)
+    return name, there, here
+
+
 def _done(path: Path, marker: str) -> bool:
     return (path / marker).is_file()
 
@@ -116,8 +125,13 @@ def run_study(
     out = Path(out)
     identity = study_record(config, preset)
     if (out / STUDY_FILE).is_file():
-        if io.read_json(out / STUDY_FILE) != identity:
-            raise RunDirError(f"'{out}' holds a study with another config or preset; choose another --out")
+        recorded = io.read_json(out / STUDY_FILE)
+        if recorded != identity:
+            field, there, here = _first_difference(recorded, identity)
+            raise RunDirError(
+                f"'{out}' holds a study with another config or preset ({field}: {there!r} there, {here!r} "
+                "here); choose another --out"
+            )
     else:
         if out.exists() and any(out.iterdir()):
             raise RunDirError(f"--out '{out}' is not empty and holds no study; choose a new or empty directory")
