@@ -7,7 +7,8 @@ For N units, batch B and T steps the forward pass costs T matrix products (B, N)
   - `matmul_scan_ms`: the same T products as a `lax.scan` in which each product takes the
     previous one's result, x_t = x_{t-1} W, as the recurrence must: no tanh, no input, no noise.
     No scan-based simulator can beat it, so `matmul_scan_ratio` = matmul_scan_ms / matmul_ms is
-    the floor of `forward_ratio` on this machine.
+    the floor of `forward_ratio` on this machine, and `forward_ratio_vs_scan` says how far the
+    forward pass is from that floor.
 Ratios are forward / matmul_ms and forward+gradient / matmul_ms. The gradient also costs ~2x the
 forward FLOPs, so forward+gradient can at best be ~3x the matmul time; with its two sequential
 scans (forward and adjoint) it is at best about 2 matmul_scan_ratio + 1.
@@ -71,6 +72,7 @@ def run(sizes=(50, 200, 500), batch: int = 32, repeats: int = 15) -> dict:
         row["matmul_scan_ratio"] = row["matmul_scan_ms"] / row["matmul_ms"]
         row["forward_ratio"] = row["forward_ms"] / row["matmul_ms"]
         row["forward_grad_ratio"] = row["forward_grad_ms"] / row["matmul_ms"]
+        row["forward_ratio_vs_scan"] = row["forward_ms"] / row["matmul_scan_ms"]
         row["forward_ratio_vs_seq"] = row["forward_ms"] / row["matmul_seq_ms"]
         row["forward_grad_ratio_vs_seq"] = row["forward_grad_ms"] / row["matmul_seq_ms"]
         results.append(row)
