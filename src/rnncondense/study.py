@@ -90,6 +90,11 @@ def _first_difference(there: Any, here: Any, name: str = "") -> tuple[str, Any, 
     return name, there, here
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _done(path: Path, marker: str) -> bool:
     return (path / marker).is_file()
 
@@ -129,8 +134,8 @@ def run_study(
         if recorded != identity:
             field, there, here = _first_difference(recorded, identity)
             raise RunDirError(
-                f"'{out}' holds a study with another config or preset ({field}: {there!r} there, {here!r} "
-                "here); choose another --out"
+                f"'{out}' holds a study with another config or preset ({field or 'study.json'}: "
+                f"{_short(there)} there, {_short(here)} here); choose another --out"
             )
     else:
         if out.exists() and any(out.iterdir()):
