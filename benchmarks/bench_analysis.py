@@ -22,7 +22,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from benchmarks.common import median_ms  # noqa: E402
+from benchmarks.common import check, median_ms  # noqa: E402
 from rnncondense import io  # noqa: E402
 from rnncondense.analysis.activity import write_activity  # noqa: E402
 from rnncondense.analysis.summary import analyze_run, json_metrics, solution_metrics  # noqa: E402
@@ -96,6 +96,10 @@ def run(n_units: int = 500, repeats: int = 3) -> dict:
         "goals": {"analyze_run_s": GOAL_S},
         "results": [row],
     }
+
+
+def checks(result: dict) -> list[dict]:
+    return [check(f"analyze_run, {row['n_units']} units (s)", row["analyze_run_s"], GOAL_S) for row in result["results"]]
 
 
 if __name__ == "__main__":

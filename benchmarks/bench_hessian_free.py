@@ -17,7 +17,7 @@ import jax
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from benchmarks.common import median_ms
+from benchmarks.common import check, median_ms
 from rnncondense import rnn
 from rnncondense.tasks import CueSetGo
 from rnncondense.train.hessian_free import gauss_newton_operator, hessian_free
@@ -134,6 +134,15 @@ def run() -> dict:
         "gv": gv_against_gradient(),
         "vs_hessianfree": against_hessianfree_package(),
     }
+
+
+def checks(result: dict) -> list[dict]:
+    goals, vs = result["goals"], result["vs_hessianfree"]
+    rows = [check(f"G v in CG / forward+gradient, N = {row['n_units']}", row["gv_in_cg_ratio"], goals["gv_ratio"])
+            for row in result["gv"]]
+    rows.append(check(f"one HF iteration, speedup over hessianfree, N = {vs.get('n_units', 200)}", vs.get("speedup"),
+                      goals["speedup_vs_hessianfree"], at_most=False))
+    return rows
 
 
 if __name__ == "__main__":

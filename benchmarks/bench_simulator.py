@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.common import median_ms
+from benchmarks.common import check, median_ms
 from rnncondense import rnn
 from rnncondense.tasks import CueSetGo
 from rnncondense.train.loss import masked_mse
@@ -81,6 +81,15 @@ def run(sizes=(50, 200, 500), batch: int = 32, repeats: int = 15) -> dict:
         "goals": {"forward_ratio": 1.5, "forward_grad_ratio": 4.0},
         "sizes": results,
     }
+
+
+def checks(result: dict) -> list[dict]:
+    goals = result["goals"]
+    return [
+        check(f"{name} / one matmul, N = {row['n_units']}", row[key], goals[key])
+        for row in result["sizes"]
+        for key, name in (("forward_ratio", "forward"), ("forward_grad_ratio", "forward+gradient"))
+    ]
 
 
 if __name__ == "__main__":

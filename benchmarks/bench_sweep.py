@@ -27,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python benchmarks/bench_sweep.py`
 
+from benchmarks.common import check  # noqa: E402
 from rnncondense.config import config_from_dict  # noqa: E402
 
 SIZES = [20, 50]
@@ -96,6 +97,10 @@ def run() -> dict:
         "goal_peak_worker_rss_mb": GOAL_PEAK_MB,
         "meets_memory_goal": peak < GOAL_PEAK_MB,
     }
+
+
+def checks(result: dict) -> list[dict]:
+    return [check("sweep: peak memory of a worker (MB)", result["peak_worker_rss_mb"], GOAL_PEAK_MB)]
 
 
 if __name__ == "__main__":

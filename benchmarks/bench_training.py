@@ -19,6 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.common import check
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "default.toml"
 GOALS = {"adam_time_to_success_s": 60.0, "adam_peak_rss_mb": 500.0, "hf_time_to_success_s": 15.0,
@@ -77,6 +79,19 @@ def run() -> dict:
         **results,
         "hf_over_adam_time_to_success_warm": hf / adam if hf and adam else None,
     }
+
+
+def checks(result: dict) -> list[dict]:
+    """The acceptance goals, on the cold runs (a first `rnncondense train` compiles everything)."""
+    hf, adam = result["hf"], result["adam"]
+    return [
+        check("Adam: time to success, cold (s)", adam["cold"]["time_to_success_s"], GOALS["adam_time_to_success_s"]),
+        check("Adam: peak memory of train (MB)", max(adam[w]["peak_rss_mb"] for w in ("cold", "warm")),
+              GOALS["adam_peak_rss_mb"]),
+        check("HF: time to success, cold (s)", hf["cold"]["time_to_success_s"], GOALS["hf_time_to_success_s"]),
+        check("HF: timing_mae_ms at success", hf["cold"]["timing_mae_ms"], GOALS["hf_timing_mae_ms"]),
+        check("HF time to success / Adam's, warm", result["hf_over_adam_time_to_success_warm"], 1.0),
+    ]
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import platform
 import statistics
 import time
@@ -32,3 +33,10 @@ def machine() -> dict:
         "processor": platform.processor() or platform.machine(),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
+
+
+def check(goal: str, measured: float | None, limit: float, *, at_most: bool = True) -> dict:
+    """One goal of a benchmark: `measured` against `limit`, an upper bound or (at_most=False) a lower
+    one. A value that was not measured (None, NaN) does not meet its goal."""
+    met = measured is not None and math.isfinite(measured) and (measured <= limit if at_most else measured >= limit)
+    return {"goal": goal, "measured": measured, "limit": f"{'<=' if at_most else '>='} {limit:g}", "met": bool(met)}

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
 import time
 from pathlib import Path
@@ -38,10 +37,20 @@ def main() -> None:
         module = importlib.import_module(f"benchmarks.bench_{name}")
         result = module.run()
         result["wall_s"] = time.perf_counter() - start
+        if hasattr(module, "checks"):
+            result["checks"] = module.checks(result)
         report["benchmarks"][name] = result
         write_json(args.out, report)  # keep what is done if a later benchmark fails
-    print(json.dumps(report, indent=2))
+    print_checks(report)
     print(f"wrote {args.out}", file=sys.stderr)
+
+
+def print_checks(report: dict) -> None:
+    """One line per goal of every benchmark that has goals: met or missed, measured, limit."""
+    for name, result in report["benchmarks"].items():
+        for row in result.get("checks", []):
+            measured = "not measured" if row["measured"] is None else f"{row['measured']:.3g}"
+            print(f"{'met   ' if row['met'] else 'MISSED'}  {name:<13} {row['goal']:<52} {measured:>12}  {row['limit']}")
 
 
 if __name__ == "__main__":
