@@ -90,7 +90,7 @@ def run(n_units: int = 500, repeats: int = 3) -> dict:
             "analyze_run_ms": median_ms(lambda: analyze_run(run_dir), repeats=repeats, warmup=1),
         }
     row["analyze_run_s"] = row["analyze_run_ms"] / 1e3
-    row["meets_goal"] = bool(row["analyze_run_s"] < GOAL_S)
+    row["meets_goal"] = bool(row["analyze_run_s"] <= GOAL_S)
     return {
         "description": __doc__.strip().splitlines()[0],
         "goals": {"analyze_run_s": GOAL_S},

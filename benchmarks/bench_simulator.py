@@ -1,7 +1,7 @@
 """Simulator speed: forward and forward+gradient against plain matrix products of the same FLOPs.
 
 For N units, batch B and T steps the forward pass costs T matrix products (B, N) x (N, N), i.e.
-2 T B N^2 FLOPs. Two baselines for those FLOPs are timed in the same run:
+2 T B N^2 FLOPs. Three baselines for those FLOPs are timed in the same run:
   - `matmul_ms`: one (T B, N) x (N, N) product (jax), the machine's best case for these FLOPs;
   - `matmul_seq_ms`: the same T products (B, N) x (N, N) one after another (numpy, BLAS);
   - `matmul_scan_ms`: the same T products as a `lax.scan` in which each product takes the

@@ -37,20 +37,25 @@ def main() -> None:
         module = importlib.import_module(f"benchmarks.bench_{name}")
         result = module.run()
         result["wall_s"] = time.perf_counter() - start
+        report["benchmarks"][name] = result
+        write_json(args.out, report)  # keep what is done if a later step fails
         if hasattr(module, "checks"):
             result["checks"] = module.checks(result)
-        report["benchmarks"][name] = result
-        write_json(args.out, report)  # keep what is done if a later benchmark fails
+            write_json(args.out, report)
     print_checks(report)
     print(f"wrote {args.out}", file=sys.stderr)
 
 
 def print_checks(report: dict) -> None:
-    """One line per goal of every benchmark that has goals: met or missed, measured, limit."""
+    """One line per goal of every benchmark that has goals: met, missed or n/a (not measured, e.g.
+    without the `hessianfree` environment), the value and the limit."""
     for name, result in report["benchmarks"].items():
         for row in result.get("checks", []):
-            measured = "not measured" if row["measured"] is None else f"{row['measured']:.3g}"
-            print(f"{'met   ' if row['met'] else 'MISSED'}  {name:<13} {row['goal']:<52} {measured:>12}  {row['limit']}")
+            if row["measured"] is None:
+                status, measured = "n/a   ", "not measured"
+            else:
+                status, measured = ("met   " if row["met"] else "MISSED"), f"{row['measured']:.3g}"
+            print(f"{status}  {name:<13} {row['goal']:<52} {measured:>12}  {row['limit']}")
 
 
 if __name__ == "__main__":

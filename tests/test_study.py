@@ -85,3 +85,13 @@ def test_another_preset_or_config_in_the_same_directory_is_refused(tiny_study, t
     with pytest.raises(RunDirError, match="not empty"):
         run_study(tiny_adam_config, tmp_path / "busy", preset="quick", say=lambda _: None)
     assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
+
+
+def test_a_field_only_one_study_record_has_is_named_as_absent_on_the_other_side():
+    from rnncondense.study import _first_difference
+
+    # a newer version's config gains a field whose default is None
+    assert _first_difference({"config": {"a": 1}}, {"config": {"a": 1, "new": None}})[0] == "config.new"
+    name, there, here = _first_difference({"config": {"a": {"b": 2}}}, {"config": {"a": {"b": 3}}})
+    assert (name, there, here) == ("config.a.b", 2, 3)
+    assert repr(_first_difference({"plan": 1}, {})[2]) == "absent"

@@ -10,7 +10,6 @@ $RNNCONDENSE_CACHE_DIR if set ("off" disables the cache), else ~/.cache/rnnconde
 from __future__ import annotations
 
 import os
-import resource
 import sys
 from pathlib import Path
 
@@ -107,5 +106,7 @@ def peak_rss_mb() -> float:
                     return int(line.split()[1]) / 1024.0
     except OSError:
         pass
+    import resource  # POSIX only
+
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024.0 if sys.platform != "darwin" else peak / 2**20

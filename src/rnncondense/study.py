@@ -81,12 +81,22 @@ def study_record(config: RunConfig, preset: str) -> dict:
     return {"preset": preset, "plan": PRESETS[preset].model_dump(mode="json"), "config": config_to_dict(config)}
 
 
+class _Absent:
+    def __repr__(self) -> str:
+        return "absent"
+
+
+_ABSENT = _Absent()  # a field one of two study records does not have
+
+
 def _first_difference(there: Any, here: Any, name: str = "") -> tuple[str, Any, Any]:
-    """The first dotted field name at which two study records differ, with both values."""
+    """The first dotted field name at which two study records differ, with both values (_ABSENT
+    where a record lacks the field)."""
     if isinstance(there, dict) and isinstance(here, dict):
         for key in [*there, *(k for k in here if k not in there)]:
-            if there.get(key) != here.get(key):
-                return _first_difference(there.get(key), here.get(key), f"{name}.{key}" if name else key)
+            a, b = there.get(key, _ABSENT), here.get(key, _ABSENT)
+            if a != b:
+                return _first_difference(a, b, f"{name}.{key}" if name else key)
     return name, there, here
 
 
