@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from rnncondense.errors import ConfigError
+from rnncondense.errors import ConfigError, shown
 from rnncondense.tasks.cue_set_go import CueSetGoConfig
 
 __all__ = [
@@ -169,11 +169,6 @@ def _deep_merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def _format_value(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def _allowed_fields(model: type[BaseModel], loc: tuple) -> list[str]:
     for part in loc[:-1]:
         field = model.model_fields.get(part) if isinstance(part, str) else None
@@ -201,7 +196,7 @@ def format_validation_error(error: ValidationError, source: str, model: type[Bas
         message = message[len("Value error, ") :]
     if not loc or isinstance(first["input"], dict):  # a check across fields names them itself
         return f"{source}: {message}"
-    return f"{source}: {field} = {_format_value(first['input'])} is not allowed: {message}"
+    return f"{source}: {field} = {shown(first['input'])} is not allowed: {message}"
 
 
 def config_from_dict(data: dict[str, Any], *, source: str = "config") -> RunConfig:
@@ -212,7 +207,7 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> RunConf
     preset = data.pop("preset", "default")
     if not isinstance(preset, str) or preset not in PRESETS:
         raise ConfigError(
-            f"{source}: preset = {_format_value(preset)} is not allowed: choose one of {', '.join(PRESETS)}"
+            f"{source}: preset = {shown(preset)} is not allowed: choose one of {', '.join(PRESETS)}"
         )
     merged = _deep_merge(PRESETS[preset], data)
     try:

@@ -1,5 +1,13 @@
 """Errors that reach the user as one clear line (the CLI prints them and exits with status 2)."""
 
+from typing import Any
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """`value` as its repr, cut to `limit` characters with "..." so that a message stays one line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
 
 class UserError(Exception):
     """Bad input from the user: a config value, a file, a directory, an option."""

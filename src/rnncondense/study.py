@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rnncondense import io
 from rnncondense.config import RunConfig, config_to_dict
-from rnncondense.errors import ConfigError, RunDirError
+from rnncondense.errors import ConfigError, RunDirError, shown
 
 STUDY_FILE = "study.json"
 
@@ -100,11 +100,6 @@ def _first_difference(there: Any, here: Any, name: str = "") -> tuple[str, Any, 
     return name, there, here
 
 
-def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _done(path: Path, marker: str) -> bool:
     return (path / marker).is_file()
 
@@ -145,7 +140,7 @@ def run_study(
             field, there, here = _first_difference(recorded, identity)
             raise RunDirError(
                 f"'{out}' holds a study with another config or preset ({field or 'study.json'}: "
-                f"{_short(there)} there, {_short(here)} here); choose another --out"
+                f"{shown(there, 60)} there, {shown(here, 60)} here); choose another --out"
             )
     else:
         if out.exists() and any(out.iterdir()):

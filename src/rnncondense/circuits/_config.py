@@ -16,7 +16,7 @@ from typing import Any, Literal, Mapping, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from rnncondense.errors import ConfigError
+from rnncondense.errors import ConfigError, shown
 
 __all__ = ["CircuitConfig", "config_from_overrides", "describe_parameters"]
 
@@ -31,11 +31,6 @@ ConfigT = TypeVar("ConfigT", bound=CircuitConfig)
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _resolve_name(config_cls: type[CircuitConfig], name: str, circuit: str) -> str:
@@ -70,7 +65,7 @@ def _parse(text: str, annotation: Any, circuit: str, field: str) -> Any:
             return None
         return _parse(text, arms[0], circuit, field)
     stripped = text.strip()
-    prefix = f"circuit '{circuit}': {field} = {_short(text)} is not allowed:"
+    prefix = f"circuit '{circuit}': {field} = {shown(text)} is not allowed:"
     if annotation is bool:
         lowered = stripped.lower()
         if lowered in _TRUE:
@@ -114,7 +109,7 @@ def _format_error(error: ValidationError, circuit: str, values: Mapping[str, Any
         return f"circuit '{circuit}': {message}"
     field = str(loc[0])
     value = values.get(field, first.get("input"))
-    return f"circuit '{circuit}': {field} = {_short(value)} is not allowed: {message}"
+    return f"circuit '{circuit}': {field} = {shown(value)} is not allowed: {message}"
 
 
 def config_from_overrides(
