@@ -19,11 +19,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python benchmarks/bench_training.py`
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # `python benchmarks/bench_training.py`
 
 from benchmarks.common import check  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "default.toml"
 GOALS = {"adam_time_to_success_s": 60.0, "adam_peak_rss_mb": 500.0, "hf_time_to_success_s": 15.0,
          "hf_timing_mae_ms": 10.0}
