@@ -23,7 +23,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.common import check, median_ms  # noqa: E402
-from rnncondense import io  # noqa: E402
+from rnncondense import storage  # noqa: E402
 from rnncondense.analysis.activity import write_activity  # noqa: E402
 from rnncondense.analysis.summary import analyze_run, json_metrics, solution_metrics  # noqa: E402
 from rnncondense.config import config_from_dict, config_to_dict  # noqa: E402
@@ -55,15 +55,15 @@ def run(n_units: int = 500, repeats: int = 3) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
         run_dir.mkdir()
-        io.write_toml(run_dir / io.CONFIG_FILE, config_to_dict(config))
-        io.save_params(run_dir / io.PARAMS_FILE, params)
+        storage.write_toml(run_dir / storage.CONFIG_FILE, config_to_dict(config))
+        storage.save_params(run_dir / storage.PARAMS_FILE, params)
         out = Path(tmp) / "out"
 
         metrics = solution_metrics(params, config)
 
         def write():
             write_activity(metrics["activity"], out / "activity.nc")
-            io.write_json(out / "metrics.json", json_metrics(metrics))
+            storage.write_json(out / "metrics.json", json_metrics(metrics))
 
         def figures():
             activity, trajectories, pcs = metrics["activity"], metrics["trajectories"], metrics["pca"]

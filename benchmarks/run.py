@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import machine  # noqa: E402
-from rnncondense.io import write_json  # noqa: E402
+from rnncondense.storage import write_json  # noqa: E402
 from rnncondense.runtime import lean_compiler  # noqa: E402
 
 BENCHMARKS = ["simulator", "hessian_free", "training", "analysis", "circuits", "sweep"]

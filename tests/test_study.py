@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from rnncondense import io, study
+from rnncondense import storage, study
 from rnncondense.config import load_config
 from rnncondense.errors import ConfigError, RunDirError
 from rnncondense.study import StudyPlan, run_study
@@ -33,12 +33,12 @@ STAGES = ["analysing the base network", "condensing: one-shot/pca_seed",
 def tiny_study(tiny_run, tmp_path_factory):
     """A study of the shared 24-unit network on a tiny plan, continued from a directory whose base
     network is already trained (as after an interruption), then run a second time."""
-    config = load_config(tiny_run / io.CONFIG_FILE)
+    config = load_config(tiny_run / storage.CONFIG_FILE)
     out = tmp_path_factory.mktemp("study") / "out"
     study.PRESETS["tiny-test"] = TINY_PLAN
     try:
         out.mkdir()
-        io.write_json(out / study.STUDY_FILE, study.study_record(config, "tiny-test"))
+        storage.write_json(out / study.STUDY_FILE, study.study_record(config, "tiny-test"))
         shutil.copytree(tiny_run, out / "base")
         first, second = [], []
         report = run_study(config, out, preset="tiny-test", say=first.append)
@@ -68,7 +68,7 @@ def test_the_report_has_a_section_for_every_stage(tiny_study):
 def test_iterative_and_preserving_reach_their_target(tiny_study):
     out = tiny_study[0]
     for method in ("iterative", "preserving"):
-        rows = io.read_rows(out / "condense" / method / "summary.csv", required=("n_units",))
+        rows = storage.read_rows(out / "condense" / method / "summary.csv", required=("n_units",))
         assert int(rows[0]["n_units"]) == 24 and int(rows[-1]["n_units"]) == 20
 
 

@@ -134,7 +134,7 @@ def evaluate(
     """Evaluate a trained network on the validation batch; writes evaluation.json."""
     import jax
 
-    from rnncondense import io
+    from rnncondense import storage
     from rnncondense.analysis.behavior import evaluate as evaluate_network
     from rnncondense.tasks import make_task
     from rnncondense.train.run import load_run
@@ -145,7 +145,7 @@ def evaluate(
         params, task, alpha=config.alpha, sigma_rec=config.model.sigma_rec, key=jax.random.PRNGKey(seed), repeats=repeats,
         check_finite=True,
     )
-    io.write_json(Path(run) / "evaluation.json", {**metrics.to_dict(), "repeats": repeats, "seed": seed})
+    storage.write_json(Path(run) / "evaluation.json", {**metrics.to_dict(), "repeats": repeats, "seed": seed})
     stdout.print(_metrics_table(metrics, f"{run}: {metrics.n_trials} trials"))
 
 

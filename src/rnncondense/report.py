@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from rnncondense import io
+from rnncondense import storage
 from rnncondense.errors import FileFormatError
 
 REPORT_FILE = "report.html"
@@ -109,7 +109,7 @@ def table(rows: list[dict], columns: list[tuple[str, str]], *, name_column: str 
 def _inside(directory: Path, name: str) -> Path | None:
     """`directory / name` if it stays inside `directory` (a summary file cannot point elsewhere)."""
     try:
-        return io.safe_child(directory, name)
+        return storage.safe_child(directory, name)
     except Exception:
         return None
 
@@ -120,14 +120,14 @@ def _read_json(path: Path, required: dict[str, type | tuple[type, ...]] | None =
     of another type."""
     if not path.exists():
         return None
-    data = io.read_json(path)
-    io.check_entries(path, data, required or {})
+    data = storage.read_json(path)
+    storage.check_entries(path, data, required or {})
     return data
 
 
 def _read_csv(path: Path, required: tuple[str, ...] = ()) -> list[dict]:
-    """The rows of a CSV file, [] if there is no such file (`io.read_rows` refuses a damaged one)."""
-    return io.read_rows(path, required=required) if path.exists() else []
+    """The rows of a CSV file, [] if there is no such file (`storage.read_rows` refuses a damaged one)."""
+    return storage.read_rows(path, required=required) if path.exists() else []
 
 
 TASK_COLUMNS = [("mse", "mse"), ("timing_mae_ms", "timing MAE (ms)"), ("timing_rel_error", "timing error"),
@@ -141,16 +141,16 @@ SOLUTION_COLUMNS = [("pcs_90", "PCs 90 %"), ("participation_ratio", "particip. r
 
 def base_section(study: Path, overview: list[dict]) -> tuple[str, str] | None:
     run = study / "base"
-    metrics = _read_json(run / io.METRICS_FILE, {"validation": dict, "training": dict})
+    metrics = _read_json(run / storage.METRICS_FILE, {"validation": dict, "training": dict})
     if metrics is None:
         return None
     validation, training = metrics["validation"], metrics["training"]
-    io.check_entries(run / io.METRICS_FILE, training, {"n_units": int, "trainer": str, "iterations": int,
-                                                      "elapsed_s": io.NUMBER, "time_to_success_s": io.OPTIONAL_NUMBER})
+    storage.check_entries(run / storage.METRICS_FILE, training, {"n_units": int, "trainer": str, "iterations": int,
+                                                      "elapsed_s": storage.NUMBER, "time_to_success_s": storage.OPTIONAL_NUMBER})
     analysis = _read_json(run / "analysis" / "metrics.json") or {}
     row = {"name": f"base ({training['n_units']} units)", **validation, **analysis}
     overview.append(row)
-    config = (run / io.CONFIG_FILE).read_text(encoding="utf-8", errors="replace") if (run / io.CONFIG_FILE).is_file() else ""
+    config = (run / storage.CONFIG_FILE).read_text(encoding="utf-8", errors="replace") if (run / storage.CONFIG_FILE).is_file() else ""
     time_to = training.get("time_to_success_s")
     text = (
         f"<p class='note'>A {training['n_units']}-unit rate network trained with {training['trainer']} for "
@@ -159,7 +159,7 @@ def base_section(study: Path, overview: list[dict]) -> tuple[str, str] | None:
         + "). The context cue's level encodes the interval; the output must ramp from the Set pulse "
         "and cross 1 one interval later.</p>"
     )
-    fig_dir = run / io.FIGURES_DIR
+    fig_dir = run / storage.FIGURES_DIR
     body = text + table([row], [("name", "network")] + TASK_COLUMNS + SOLUTION_COLUMNS, name_column="name")
     body += figures([
         (fig_dir / "task.png", "Inputs (cue, Set), target and output for every interval, noise-free.", "half"),
@@ -194,7 +194,7 @@ def _condense_settings(run: Path) -> dict:
     """The settings in a condensation's condense.json, checked for what the report shows."""
     path = run / "condense.json"
     settings = _read_json(path, {"settings": dict})["settings"]
-    io.check_entries(path, settings, {"method": str, "similarity": str, "operator": str})
+    storage.check_entries(path, settings, {"method": str, "similarity": str, "operator": str})
     return settings
 
 
@@ -226,8 +226,8 @@ def condense_section(study: Path, overview: list[dict]) -> tuple[str, str] | Non
                                  ("units", "units at failure")], name_column="name"))
         best = max(one_shot, key=lambda r: len(_read_csv(r / "summary.csv", SUMMARY_COLUMNS)))
         body.append(figures([
-            (best / io.FIGURES_DIR / "metrics_vs_size.png", f"Metrics against size, {best.name}.", "wide"),
-            (best / io.FIGURES_DIR / "behavior_per_step.png", f"Behaviour after merging, {best.name}.", "wide"),
+            (best / storage.FIGURES_DIR / "metrics_vs_size.png", f"Metrics against size, {best.name}.", "wide"),
+            (best / storage.FIGURES_DIR / "behavior_per_step.png", f"Behaviour after merging, {best.name}.", "wide"),
         ]))
     for run in runs:
         if run in one_shot:
@@ -243,7 +243,7 @@ def condense_section(study: Path, overview: list[dict]) -> tuple[str, str] | Non
         body.append(table(records, [("step", "step"), ("n_units", "units")] + TASK_COLUMNS[2:]
                           + [("scaling_index", "scaling index"), ("ramp_fraction", "ramp fraction"),
                              ("similarity_procrustes", "similarity"), ("retrain_iterations", "retrain it.")]))
-        fig_dir = run / io.FIGURES_DIR
+        fig_dir = run / storage.FIGURES_DIR
         body.append(figures([
             (fig_dir / "metrics_vs_size.png", "Every metric against the number of units.", "wide"),
             (fig_dir / "behavior_per_step.png", "Behaviour after selected steps.", "wide"),
@@ -261,7 +261,7 @@ def sweep_section(study: Path, overview: list[dict]) -> tuple[str, str] | None:
     columns = [("size", "units"), ("seed", "seed")] + TASK_COLUMNS[2:] + SOLUTION_COLUMNS[:4]
     body = "<p class='note'>Networks of each size trained from scratch on the same task with the same budget.</p>"
     body += table(rows, [c for c in columns if c[0] in rows[0]])
-    pngs = sorted((root / io.FIGURES_DIR).glob("*.png"))
+    pngs = sorted((root / storage.FIGURES_DIR).glob("*.png"))
     body += figures([(p, p.stem.replace("_", " "), "wide" if "response" in p.stem else "half") for p in pngs])
     return "Size sweep", body
 
@@ -318,5 +318,5 @@ def write_report(study_dir: str | Path) -> Path:
         f"<nav>{nav}</nav><main>{content or '<p>Nothing to report yet.</p>'}</main></body></html>"
     )
     path = study / REPORT_FILE
-    io.atomic_write_text(path, page)
+    storage.atomic_write_text(path, page)
     return path

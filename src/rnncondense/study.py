@@ -19,7 +19,7 @@ from typing import Annotated, Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rnncondense import io
+from rnncondense import storage
 from rnncondense.config import RunConfig, config_to_dict
 from rnncondense.errors import ConfigError, RunDirError, shown
 
@@ -110,7 +110,7 @@ def _sweep_done(path: Path) -> bool:
 
     if not _done(path, RESULTS_CSV):
         return False
-    return all(row.get("status") in ("done", "diverged") for row in io.read_rows(path / RESULTS_CSV, required=("status",)))
+    return all(row.get("status") in ("done", "diverged") for row in storage.read_rows(path / RESULTS_CSV, required=("status",)))
 
 
 def run_study(
@@ -135,7 +135,7 @@ def run_study(
     out = Path(out)
     identity = study_record(config, preset)
     if (out / STUDY_FILE).is_file():
-        recorded = io.read_json(out / STUDY_FILE)
+        recorded = storage.read_json(out / STUDY_FILE)
         if recorded != identity:
             field, there, here = _first_difference(recorded, identity)
             raise RunDirError(
@@ -145,12 +145,12 @@ def run_study(
     else:
         if out.exists() and any(out.iterdir()):
             raise RunDirError(f"--out '{out}' is not empty and holds no study; choose a new or empty directory")
-        io.write_json(out / STUDY_FILE, identity)
+        storage.write_json(out / STUDY_FILE, identity)
 
     base = out / "base"
-    if not _done(base, io.METRICS_FILE):
+    if not _done(base, storage.METRICS_FILE):
         say("training the base network")
-        train_run(config, base, resume=(base / io.CONFIG_FILE).exists())
+        train_run(config, base, resume=(base / storage.CONFIG_FILE).exists())
     if not _done(base / "analysis", "metrics.json"):
         say("analysing the base network")
         plot_run(base)

@@ -8,7 +8,7 @@ import pytest
 import xarray as xr
 from conftest import SMALL_TASK, random_network
 
-from rnncondense import io
+from rnncondense import storage
 from rnncondense.analysis.activity import time_normalized
 from rnncondense.analysis.pca import pca
 from rnncondense.analysis.ramps import classify_ramps
@@ -58,9 +58,9 @@ def test_same_key_same_numbers(small_config):
 def _run_dir(root, *, trained=True, n_units=16):
     config = config_from_dict({"task": SMALL_TASK, "model": {"n_units": n_units}})
     root.mkdir(parents=True)
-    io.write_toml(root / io.CONFIG_FILE, config_to_dict(config))
+    storage.write_toml(root / storage.CONFIG_FILE, config_to_dict(config))
     if trained:
-        io.save_params(root / io.PARAMS_FILE, random_network(5, n_units))
+        storage.save_params(root / storage.PARAMS_FILE, random_network(5, n_units))
     return root
 
 

@@ -4,7 +4,7 @@ import jax
 import numpy as np
 import pytest
 
-from rnncondense import io
+from rnncondense import storage
 from rnncondense.condense.config import condense_config
 from rnncondense.condense.preserve import alignment_reference, best_rotation, procrustes_to_reference
 from rnncondense.condense.run import RESULT_FILE, SUMMARY_FILE, completed_steps, condense_run, load_step
@@ -27,7 +27,7 @@ def test_one_shot_merges_until_the_task_fails(tiny_run, tmp_path):
     assert all(r["success"] for r in records[:-1]) and not records[-1]["success"]
     assert result.reason == f"the task failed after {len(records) - 1} merges ({records[-1]['n_units']} units)"
     assert records[-1]["scaling_index"] is not None  # solution type measured where it failed
-    rows = list(io.read_rows(tmp_path / "c" / SUMMARY_FILE))
+    rows = list(storage.read_rows(tmp_path / "c" / SUMMARY_FILE))
     assert len(rows) == len(records)
     merged = [tuple(m) for r in records[1:] for m in r["merged"]]
     assert len({m[0] for m in merged}) == len(merged)  # each original unit removed once
@@ -87,7 +87,7 @@ def test_interrupted_condensation_resumes_to_the_same_result(tiny_run, tmp_path)
         b, _ = load_step(tmp_path / "cut", step)
         for x, y in zip(a.params, b.params):
             np.testing.assert_array_equal(x, y)
-    assert io.read_json(tmp_path / "cut" / RESULT_FILE)["reason"] == full.reason
+    assert storage.read_json(tmp_path / "cut" / RESULT_FILE)["reason"] == full.reason
     with pytest.raises(RunDirError, match="different settings"):
         condense_run(tiny_run, tmp_path / "cut", _settings(method="iterative", pairs_per_step=3, target_units=18),
                      resume=True)

@@ -14,7 +14,7 @@ import pytest
 import safetensors.numpy
 from typer.testing import CliRunner
 
-from rnncondense import io
+from rnncondense import storage
 from rnncondense.cli import app
 
 runner = CliRunner()
@@ -58,48 +58,48 @@ def _damage(path: Path, how: str) -> None:
 
 @pytest.mark.parametrize("how", ["flipped byte", "truncated", "empty", "pickle", "random bytes"])
 def test_damaged_weights_are_refused_by_every_reader(run, how):
-    _damage(run / io.PARAMS_FILE, how)
+    _damage(run / storage.PARAMS_FILE, how)
     before = _snapshot(run)
     for command in (["evaluate", run], ["plot", run], ["analyze", run]):
-        _refused(command, str(run / io.PARAMS_FILE))
-    _refused(["condense", run, "--out", run.parent / "condensed"], str(run / io.PARAMS_FILE))
+        _refused(command, str(run / storage.PARAMS_FILE))
+    _refused(["condense", run, "--out", run.parent / "condensed"], str(run / storage.PARAMS_FILE))
     assert _snapshot(run) == before and not (run.parent / "condensed" / "steps").exists()
 
 
 @pytest.mark.parametrize("how", ["flipped byte", "truncated", "pickle"])
 def test_damaged_checkpoint_is_refused_on_resume(run, how):
-    _damage(run / io.CHECKPOINT_FILE, how)
+    _damage(run / storage.CHECKPOINT_FILE, how)
     before = _snapshot(run)
-    _refused(["train", run / io.CONFIG_FILE, "--out", run, "--resume"], str(run / io.CHECKPOINT_FILE))
+    _refused(["train", run / storage.CONFIG_FILE, "--out", run, "--resume"], str(run / storage.CHECKPOINT_FILE))
     assert _snapshot(run) == before
 
 
 def test_weights_of_the_wrong_shape_are_refused(run):
-    tensors, meta = io.load_tensors(run / io.PARAMS_FILE, kind="params")
-    io.save_tensors(run / io.PARAMS_FILE, {**tensors, "W_rec": tensors["W_rec"][:, :-1]}, kind="params", meta=meta)
-    _refused(["evaluate", run], str(run / io.PARAMS_FILE), "W_rec", "shape")
+    tensors, meta = storage.load_tensors(run / storage.PARAMS_FILE, kind="params")
+    storage.save_tensors(run / storage.PARAMS_FILE, {**tensors, "W_rec": tensors["W_rec"][:, :-1]}, kind="params", meta=meta)
+    _refused(["evaluate", run], str(run / storage.PARAMS_FILE), "W_rec", "shape")
     # well-formed, but a network of another size than the run's config says
     bigger = {name: np.pad(t, [(0, 1)] * t.ndim) if name in ("W_rec", "b", "x0") else t for name, t in tensors.items()}
     bigger["W_in"] = np.pad(tensors["W_in"], [(0, 1), (0, 0)])
     bigger["W_out"] = np.pad(tensors["W_out"], [(0, 0), (0, 1)])
-    io.save_tensors(run / io.PARAMS_FILE, bigger, kind="params", meta=meta)
-    _refused(["evaluate", run], str(run / io.PARAMS_FILE), "does not match")
+    storage.save_tensors(run / storage.PARAMS_FILE, bigger, kind="params", meta=meta)
+    _refused(["evaluate", run], str(run / storage.PARAMS_FILE), "does not match")
 
 
 def test_weights_written_by_another_program_are_refused(run):
-    tensors, _ = io.load_tensors(run / io.PARAMS_FILE, kind="params")
-    (run / io.PARAMS_FILE).write_bytes(safetensors.numpy.save(tensors))  # valid safetensors, no metadata of ours
-    _refused(["evaluate", run], str(run / io.PARAMS_FILE), "another program")
-    io.save_tensors(run / io.PARAMS_FILE, tensors, kind="checkpoint")  # ours, but another kind of file
-    _refused(["evaluate", run], str(run / io.PARAMS_FILE), "expected 'params'")
+    tensors, _ = storage.load_tensors(run / storage.PARAMS_FILE, kind="params")
+    (run / storage.PARAMS_FILE).write_bytes(safetensors.numpy.save(tensors))  # valid safetensors, no metadata of ours
+    _refused(["evaluate", run], str(run / storage.PARAMS_FILE), "another program")
+    storage.save_tensors(run / storage.PARAMS_FILE, tensors, kind="checkpoint")  # ours, but another kind of file
+    _refused(["evaluate", run], str(run / storage.PARAMS_FILE), "expected 'params'")
 
 
 def test_weights_holding_nan_are_refused(run):
-    tensors, meta = io.load_tensors(run / io.PARAMS_FILE, kind="params")
+    tensors, meta = storage.load_tensors(run / storage.PARAMS_FILE, kind="params")
     tensors["W_rec"] = tensors["W_rec"].copy()
     tensors["W_rec"][2, 3] = np.nan
-    io.save_tensors(run / io.PARAMS_FILE, tensors, kind="params", meta=meta)  # a valid checksum over NaN
-    _refused(["evaluate", run], str(run / io.PARAMS_FILE), "NaN or inf")
+    storage.save_tensors(run / storage.PARAMS_FILE, tensors, kind="params", meta=meta)  # a valid checksum over NaN
+    _refused(["evaluate", run], str(run / storage.PARAMS_FILE), "NaN or inf")
 
 
 @pytest.mark.parametrize("text", ['{"validation": {"mse": NaN}, "training": {}}', '{"mse": Infinity}',
@@ -107,8 +107,8 @@ def test_weights_holding_nan_are_refused(run):
 def test_a_metrics_file_with_nan_or_damage_is_refused_by_the_report(run, tmp_path, text):
     study = tmp_path / "study"
     shutil.copytree(run, study / "base")
-    (study / "base" / io.METRICS_FILE).write_text(text, encoding="latin-1")
-    _refused(["report", study], str(study / "base" / io.METRICS_FILE))
+    (study / "base" / storage.METRICS_FILE).write_text(text, encoding="latin-1")
+    _refused(["report", study], str(study / "base" / storage.METRICS_FILE))
     assert not (study / "report.html").exists()
 
 
@@ -118,7 +118,7 @@ def test_a_damaged_condensation_step_is_refused_on_resume(run, tmp_path):
     result = runner.invoke(app, [str(a) for a in args])
     assert result.exit_code == 0, result.output
     record = out / "steps" / "step_001" / "record.json"
-    (record).write_text(json.dumps({**io.read_json(record), "mse": "0.1"}))
+    (record).write_text(json.dumps({**storage.read_json(record), "mse": "0.1"}))
     _refused([*args, "--resume"], str(record), "mse")
     record.write_text('{"step": 1, "n_units": NaN}')
     _refused([*args, "--resume"], str(record), "NaN")
@@ -136,7 +136,7 @@ def test_a_damaged_sweep_result_is_refused_and_kept(tmp_path):
     result = runner.invoke(app, [str(a) for a in args])
     assert result.exit_code == 0, result.output
     (path,) = out.glob("networks/*/result.json")
-    path.write_text(json.dumps({**io.read_json(path), "task": {"mse": "small"}}))
+    path.write_text(json.dumps({**storage.read_json(path), "task": {"mse": "small"}}))
     damaged = path.read_bytes()
     _refused(args, str(path), "mse")
     assert path.read_bytes() == damaged  # refused, not overwritten: the user decides
@@ -147,13 +147,13 @@ def test_paths_in_files_cannot_escape_the_run_directory(run, tmp_path):
 
     for name in ("../outside.png", "/etc/passwd", "figures/../../outside.png"):
         with pytest.raises(RunDirError):
-            io.safe_child(run, name)
+            storage.safe_child(run, name)
     # a circuit summary that lists a file outside its directory: the report does not embed it
     secret = tmp_path / "secret.png"
     secret.write_bytes(b"\x89PNG not for the page")
     circuit = tmp_path / "study" / "circuits" / "lif"
     circuit.mkdir(parents=True)
-    io.write_json(circuit / "summary.json", {"circuit": "lif", "files": ["../../../secret.png", str(secret)]})
+    storage.write_json(circuit / "summary.json", {"circuit": "lif", "files": ["../../../secret.png", str(secret)]})
     result = runner.invoke(app, ["report", str(tmp_path / "study")])
     assert result.exit_code == 0, result.output
     page = (tmp_path / "study" / "report.html").read_text()

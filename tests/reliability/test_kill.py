@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnncondense import io
+from rnncondense import storage
 from rnncondense.condense.run import RESULT_FILE, SETTINGS_FILE, STEPS_DIR, completed_steps, load_step
 from rnncondense.config import load_config
 from rnncondense.sweep import make_spec
@@ -161,7 +161,7 @@ def _sha(path: Path) -> str:
 
 
 def _rows_without_timing(path: Path) -> list[dict]:
-    return [{k: v for k, v in row.items() if k not in TIMING} for row in io.read_rows(path)]
+    return [{k: v for k, v in row.items() if k not in TIMING} for row in storage.read_rows(path)]
 
 
 def _same_tensors(a: dict, b: dict) -> bool:
@@ -233,7 +233,7 @@ class Chain:
                 self.kills += 1
                 self.moments.append(moment)
                 finished = self.check(out, finished)
-                phase = "before its first file" if not out.exists() or io.holds_nothing(out) else \
+                phase = "before its first file" if not out.exists() or storage.holds_nothing(out) else \
                         "with finished work" if finished else "after its first file"
                 self.phases[phase] += 1
             self.check(out, finished)
@@ -271,12 +271,12 @@ class TrainChain(Chain):
 
     def compare(self, out, reference):
         for run in (out, reference):
-            assert (run / io.METRICS_FILE).is_file() and not list(run.glob(".*.tmp"))
-        a, _ = io.load_tensors(out / io.PARAMS_FILE, kind="params")
-        b, _ = io.load_tensors(reference / io.PARAMS_FILE, kind="params")
+            assert (run / storage.METRICS_FILE).is_file() and not list(run.glob(".*.tmp"))
+        a, _ = storage.load_tensors(out / storage.PARAMS_FILE, kind="params")
+        b, _ = storage.load_tensors(reference / storage.PARAMS_FILE, kind="params")
         assert _same_tensors(a, b), "the interrupted run ended with other parameters"
-        assert _rows_without_timing(out / io.HISTORY_FILE) == _rows_without_timing(reference / io.HISTORY_FILE)
-        assert io.read_json(out / io.METRICS_FILE)["validation"] == io.read_json(reference / io.METRICS_FILE)["validation"]
+        assert _rows_without_timing(out / storage.HISTORY_FILE) == _rows_without_timing(reference / storage.HISTORY_FILE)
+        assert storage.read_json(out / storage.METRICS_FILE)["validation"] == storage.read_json(reference / storage.METRICS_FILE)["validation"]
 
 
 def check_run_dir(run: Path, config) -> object | None:
@@ -286,22 +286,22 @@ def check_run_dir(run: Path, config) -> object | None:
     from rnncondense.train.loop import initial_state
     from rnncondense.train.run import RunKeys, init_network, load_checkpoint, make_trainer
 
-    if not run.exists() or io.holds_nothing(run):
+    if not run.exists() or storage.holds_nothing(run):
         return None
-    assert (run / io.CONFIG_FILE).is_file(), f"{run} holds {sorted(p.name for p in run.iterdir())} but no config"
-    assert load_config(run / io.CONFIG_FILE) == config
+    assert (run / storage.CONFIG_FILE).is_file(), f"{run} holds {sorted(p.name for p in run.iterdir())} but no config"
+    assert load_config(run / storage.CONFIG_FILE) == config
     state = None
-    if (run / io.CHECKPOINT_FILE).exists():
+    if (run / storage.CHECKPOINT_FILE).exists():
         task = make_task(config.task)
         trainer = make_trainer(config, task)
         template = initial_state(init_network(config, RunKeys.from_seed(config.train.seed).init, task), trainer)
         state = load_checkpoint(run, config, trainer, template)
-    if (run / io.PARAMS_FILE).exists():
-        io.load_params(run / io.PARAMS_FILE)
-    if (run / io.METRICS_FILE).exists():
-        io.read_json(run / io.METRICS_FILE)
-    if (run / io.HISTORY_FILE).exists():
-        io.read_rows(run / io.HISTORY_FILE, required=("iteration", "loss"))
+    if (run / storage.PARAMS_FILE).exists():
+        storage.load_params(run / storage.PARAMS_FILE)
+    if (run / storage.METRICS_FILE).exists():
+        storage.read_json(run / storage.METRICS_FILE)
+    if (run / storage.HISTORY_FILE).exists():
+        storage.read_rows(run / storage.HISTORY_FILE, required=("iteration", "loss"))
     return state
 
 
@@ -316,20 +316,20 @@ class CondenseChain(Chain):
         return _cli("condense", self.source, "--out", out, *CONDENSE_ARGS, *(["--resume"] if out.exists() else []))
 
     def check(self, out, finished_before):
-        if not out.exists() or io.holds_nothing(out):
+        if not out.exists() or storage.holds_nothing(out):
             assert not finished_before
             return {}
-        io.read_json(out / SETTINGS_FILE)
+        storage.read_json(out / SETTINGS_FILE)
         steps = completed_steps(out)
         finished = {}
         for step in steps:  # every complete step loads, and its files are final
             load_step(out, step)
             directory = out / STEPS_DIR / f"step_{step:03d}"
-            finished[step] = tuple(_sha(p) for p in sorted(directory.iterdir()) if not io.is_temporary(p))
+            finished[step] = tuple(_sha(p) for p in sorted(directory.iterdir()) if not storage.is_temporary(p))
         for step, fingerprint in finished_before.items():
             assert finished.get(step) == fingerprint, f"step {step}, complete before the kill, changed"
         if (out / RESULT_FILE).exists():
-            io.read_json(out / RESULT_FILE)
+            storage.read_json(out / RESULT_FILE)
         return finished
 
     def compare(self, out, reference):
@@ -339,7 +339,7 @@ class CondenseChain(Chain):
             (state_a, record_a), (state_b, record_b) = load_step(out, step), load_step(reference, step)
             assert all(np.array_equal(a, b) for a, b in zip(state_a.params, state_b.params)), f"step {step} differs"
             assert np.array_equal(state_a.unit_ids, state_b.unit_ids) and _same_record(record_a, record_b)
-        assert io.read_json(out / RESULT_FILE)["reason"] == io.read_json(reference / RESULT_FILE)["reason"]
+        assert storage.read_json(out / RESULT_FILE)["reason"] == storage.read_json(reference / RESULT_FILE)["reason"]
         assert _rows_without_timing(out / "summary.csv") == _rows_without_timing(reference / "summary.csv")
 
 
@@ -356,17 +356,17 @@ class SweepChain(Chain):
         return _cli("sweep", self.config_path, "--out", out, *SWEEP_ARGS)
 
     def check(self, out, finished_before):
-        if not out.exists() or io.holds_nothing(out):
+        if not out.exists() or storage.holds_nothing(out):
             assert not finished_before
             return {}
         if (out / SWEEP_FILE).exists():
-            io.read_json(out / SWEEP_FILE)
+            storage.read_json(out / SWEEP_FILE)
         finished = {}
         for job in self.jobs:
             run = out / NETWORKS_DIR / job.name
             result = read_result(run, job)  # parses and is this network's, or is absent
             if result is not None:
-                finished[job.name] = (_sha(run / "result.json"), _sha(run / io.PARAMS_FILE))
+                finished[job.name] = (_sha(run / "result.json"), _sha(run / storage.PARAMS_FILE))
             else:
                 check_run_dir(run, job.config)
         for name, fingerprint in finished_before.items():
@@ -376,8 +376,8 @@ class SweepChain(Chain):
     def compare(self, out, reference):
         assert _rows_without_timing(out / "results.csv") == _rows_without_timing(reference / "results.csv")
         for job in self.jobs:
-            a, _ = io.load_tensors(out / NETWORKS_DIR / job.name / io.PARAMS_FILE, kind="params")
-            b, _ = io.load_tensors(reference / NETWORKS_DIR / job.name / io.PARAMS_FILE, kind="params")
+            a, _ = storage.load_tensors(out / NETWORKS_DIR / job.name / storage.PARAMS_FILE, kind="params")
+            b, _ = storage.load_tensors(reference / NETWORKS_DIR / job.name / storage.PARAMS_FILE, kind="params")
             assert _same_tensors(a, b), f"network {job.name} ended with other parameters"
 
 

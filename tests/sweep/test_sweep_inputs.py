@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from rnncondense import io
+from rnncondense import storage
 from rnncondense.config import config_from_dict
 from rnncondense.errors import ConfigError, RunDirError
 from rnncondense.sweep import Axis, make_spec, parse_axis, parse_sizes, run_sweep
@@ -152,7 +152,7 @@ def test_table_with_an_axis_has_one_cell_per_network(config, tmp_path):
     assert dict(table.sizes) == {"size": 2, "seed": 2, "model.g": 2}
     assert set(np.unique(table["status"].values)) == {"missing", "failed"}
     assert (table["status"].sel(seed=1) == "failed").all() and (table["error"].sel(seed=1) == "boom").all()
-    csv_rows = list(io.read_rows(tmp_path / "results.csv"))
+    csv_rows = list(storage.read_rows(tmp_path / "results.csv"))
     assert len(csv_rows) == 8 and list(csv_rows[0])[:3] == ["size", "seed", "model.g"]
     assert {(r["size"], r["seed"], r["model.g"]) for r in csv_rows} == {
         (str(n), str(s), str(g)) for n in (5, 10) for s in (0, 1) for g in (1.0, 1.5)

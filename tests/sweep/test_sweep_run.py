@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from rnncondense import io
+from rnncondense import storage
 from rnncondense.config import config_from_dict
 from rnncondense.errors import ConfigError, RunDirError
 from rnncondense.sweep import connect, local_cluster, make_spec, read_table, run_sweep
@@ -43,8 +43,8 @@ def tiny_sweep_config(**train):
 
 
 def _training_rows(run_dir):
-    path = run_dir / io.HISTORY_FILE
-    return len(list(io.read_rows(path))) if path.is_file() else 0
+    path = run_dir / storage.HISTORY_FILE
+    return len(list(storage.read_rows(path))) if path.is_file() else 0
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def killed_sweep(tmp_path_factory):
             return
         networks = out / NETWORKS_DIR
         for run_dir in sorted(networks.iterdir()):
-            mid_training = (run_dir / io.CHECKPOINT_FILE).is_file() and 0 < _training_rows(run_dir) < MAX_ITERS - 10
+            mid_training = (run_dir / storage.CHECKPOINT_FILE).is_file() and 0 < _training_rows(run_dir) < MAX_ITERS - 10
             if (run_dir / "result.json").exists() or not mid_training:
                 continue
             pid = json.loads((run_dir / "attempt.json").read_text())["pid"]
@@ -85,7 +85,7 @@ def test_a_worker_was_killed_while_it_trained_a_network(killed_sweep):
 
 def test_the_killed_network_was_retried_and_finished(killed_sweep):
     out, _, state = killed_sweep
-    result = io.read_json(out / NETWORKS_DIR / state["killed"] / "result.json")
+    result = storage.read_json(out / NETWORKS_DIR / state["killed"] / "result.json")
     assert result["status"] == "done"
     assert result["attempt"] == 2 and result["resumed"] is True
     assert result["worker"]["pid"] != state["pid"]
@@ -98,21 +98,21 @@ def test_results_finished_before_the_kill_are_kept_untouched(killed_sweep):
     for name, mtime_ns in state["finished_before"].items():
         path = out / NETWORKS_DIR / name / "result.json"
         assert path.stat().st_mtime_ns == mtime_ns
-        assert io.read_json(path)["attempt"] == 1
+        assert storage.read_json(path)["attempt"] == 1
 
 
 def test_the_retried_network_equals_an_uninterrupted_run(killed_sweep, tmp_path):
     out, _, state = killed_sweep
     job = next(job for job in make_spec(tiny_sweep_config(), sizes=SIZES, seeds=SEEDS).jobs if job.name == state["killed"])
     fresh = train_run(job.config, tmp_path / "fresh")
-    swept, _ = io.load_params(out / NETWORKS_DIR / job.name / io.PARAMS_FILE)
+    swept, _ = storage.load_params(out / NETWORKS_DIR / job.name / storage.PARAMS_FILE)
     for a, b in zip(fresh.params, swept):  # the worker runs XLA single-threaded: allow summation-order noise
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
 
 
 def test_the_table_has_exactly_one_row_per_size_and_seed(killed_sweep):
     out, result, _ = killed_sweep
-    rows = list(io.read_rows(out / "results.csv"))
+    rows = list(storage.read_rows(out / "results.csv"))
     pairs = [(int(r["size"]), int(r["seed"])) for r in rows]
     assert sorted(pairs) == [(size, seed) for size in SIZES for seed in range(SEEDS)]
     assert all(r["status"] == "done" for r in rows)
@@ -130,10 +130,10 @@ def test_the_table_has_exactly_one_row_per_size_and_seed(killed_sweep):
 def test_every_network_is_a_normal_run_directory(killed_sweep):
     out, _, _ = killed_sweep
     for run_dir in sorted((out / NETWORKS_DIR).iterdir()):
-        for name in (io.CONFIG_FILE, io.PARAMS_FILE, io.METRICS_FILE, io.HISTORY_FILE, "analysis/activity.nc",
+        for name in (storage.CONFIG_FILE, storage.PARAMS_FILE, storage.METRICS_FILE, storage.HISTORY_FILE, "analysis/activity.nc",
                      "analysis/metrics.json", "result.json"):
             assert (run_dir / name).is_file(), f"{run_dir.name}: no {name}"
-        result = io.read_json(run_dir / "result.json")
+        result = storage.read_json(run_dir / "result.json")
         assert result["solution"]["settings"]["noise"] == "none"
         assert result["solution"]["settings"]["k"] == 3
         assert result["training"]["stopped"] == "max_iters"
@@ -163,7 +163,7 @@ def test_figures_are_written(killed_sweep):
 def test_rerun_skips_finished_networks(killed_sweep):
     out, _, _ = killed_sweep
     networks = sorted((out / NETWORKS_DIR).iterdir())
-    watched = [d / name for d in networks for name in ("result.json", "attempt.json", io.PARAMS_FILE, io.CHECKPOINT_FILE)]
+    watched = [d / name for d in networks for name in ("result.json", "attempt.json", storage.PARAMS_FILE, storage.CHECKPOINT_FILE)]
     watched.append(out / "sweep.json")
     before = {path: path.stat().st_mtime_ns for path in watched}
     seen = []
@@ -171,7 +171,7 @@ def test_rerun_skips_finished_networks(killed_sweep):
     assert {path: path.stat().st_mtime_ns for path in watched} == before
     assert result.trained == 0 and result.skipped == len(networks)
     assert seen[-1].skipped == seen[-1].done == len(networks)
-    assert len(list(io.read_rows(out / "results.csv"))) == len(networks)
+    assert len(list(storage.read_rows(out / "results.csv"))) == len(networks)
 
 
 def test_rerun_with_other_arguments_is_refused(killed_sweep):
@@ -203,4 +203,4 @@ def test_an_existing_cluster_is_used_through_its_scheduler_address(tmp_path):
     assert env["OPENBLAS_NUM_THREADS"] == "1" and env["OMP_NUM_THREADS"] == "1"
     assert threads == 1
     assert result.trained == 1 and result.failed == {}
-    assert io.read_json(tmp_path / "out" / NETWORKS_DIR / "n003_s0" / "result.json")["solution"]["n_units"] == 3
+    assert storage.read_json(tmp_path / "out" / NETWORKS_DIR / "n003_s0" / "result.json")["solution"]["n_units"] == 3

@@ -41,7 +41,7 @@ import xarray as xr
 from rnncondense.analysis.behavior import produced_intervals_ms
 from rnncondense.config import RunConfig
 from rnncondense.errors import ConfigError, FileFormatError, UserError
-from rnncondense.io import write_netcdf
+from rnncondense.storage import write_netcdf
 from rnncondense.rnn import Params, check_finite_trajectory, simulate
 from rnncondense.tasks import make_task
 

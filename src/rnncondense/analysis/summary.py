@@ -22,7 +22,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from rnncondense import io
+from rnncondense import storage
 from rnncondense.analysis.activity import condition_activity, time_normalized, write_activity
 from rnncondense.analysis.pca import pca, project
 from rnncondense.analysis.ramps import classify_ramps
@@ -206,12 +206,12 @@ def analyze_run(
     metrics = solution_metrics(params, config, key=key, k=k, n_trials=n_trials, n_phase=n_phase)
     summary = json_metrics(metrics)
 
-    out_dir = io.safe_child(run_dir, ANALYSIS_DIR)
+    out_dir = storage.safe_child(run_dir, ANALYSIS_DIR)
     files = [write_activity(metrics["activity"], out_dir / ACTIVITY_FILE)]
-    io.write_json(out_dir / METRICS_FILE, summary)
+    storage.write_json(out_dir / METRICS_FILE, summary)
     files.append(out_dir / METRICS_FILE)
     if figures:
-        fig_dir = io.safe_child(run_dir, io.FIGURES_DIR)
+        fig_dir = storage.safe_child(run_dir, storage.FIGURES_DIR)
         activity, trajectories, pcs = metrics["activity"], metrics["trajectories"], metrics["pca"]
         n = config.model.n_units
         units = top_variance_units(trajectories, min(n_units_shown, n))

@@ -24,7 +24,7 @@ from rnncondense.circuits.respiratory import RespiratoryConfig
 from rnncondense.circuits.ring import RingConfig
 from rnncondense.circuits.runners import Progress, run_lif, run_linear2, run_respiratory, run_ring
 from rnncondense.errors import ConfigError, RunDirError
-from rnncondense.io import write_json
+from rnncondense.storage import write_json
 
 __all__ = [
     "CIRCUITS",

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from rnncondense.circuits.linear2 import Eigenmodes, Linear2Result
 from rnncondense.circuits.plots import PULSE_COLORS, draw_phase_plane_axes
 from rnncondense.circuits.ring import RingResult, SteadyState, bump_center_deg
-from rnncondense.io import atomic_write_bytes
+from rnncondense.storage import atomic_write_bytes
 from rnncondense.plots.common import new_figure
 
 __all__ = ["save_animation", "linear2_animation", "ring_animation", "frame_indices"]

@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from rnncondense import io
+from rnncondense import storage
 from rnncondense.condense.config import CondenseConfig, check_against_network
 from rnncondense.condense.schedules import Context, State, canonical, iterative, measure, one_shot, start
 from rnncondense.errors import FileFormatError, RunDirError
@@ -64,19 +64,19 @@ def save_step(out: Path, state: State, record: dict) -> None:
         "alive": state.alive.astype(np.uint8),
         "unit_ids": state.unit_ids.astype(np.int64),
     }
-    io.save_tensors(directory / NETWORK_FILE, tensors, kind="condense_step", meta={"step": state.step})
-    io.write_json(directory / RECORD_FILE, record)  # last: marks the step complete
+    storage.save_tensors(directory / NETWORK_FILE, tensors, kind="condense_step", meta={"step": state.step})
+    storage.write_json(directory / RECORD_FILE, record)  # last: marks the step complete
 
 
 def load_step(out: Path, step: int) -> tuple[State, dict]:
     directory = step_dir(out, step)
-    tensors, _ = io.load_tensors(directory / NETWORK_FILE, kind="condense_step")
-    params = io.params_from_tensors(tensors, directory / NETWORK_FILE, prefix="params.")
+    tensors, _ = storage.load_tensors(directory / NETWORK_FILE, kind="condense_step")
+    params = storage.params_from_tensors(tensors, directory / NETWORK_FILE, prefix="params.")
     alive, unit_ids = tensors.get("alive"), tensors.get("unit_ids")
     n = params.W_rec.shape[0]
     if alive is None or unit_ids is None or alive.shape != (n,) or unit_ids.shape != (n,):
         raise FileFormatError(f"{directory / NETWORK_FILE}: missing or misshapen alive / unit_ids")
-    record = io.read_json(directory / RECORD_FILE)
+    record = storage.read_json(directory / RECORD_FILE)
     _check_record(record, directory / RECORD_FILE, step, int(alive.sum()))
     return State(step, params, alive.astype(bool), unit_ids), record
 
@@ -94,7 +94,7 @@ def _check_record(record: dict, path: Path, step: int, n_units: int) -> None:
             f"{path}: step = {record['step']!r}, n_units = {record['n_units']!r}, success = {record['success']!r} "
             f"do not fit step {step} of a {n_units}-unit network"
         )
-    io.check_entries(path, record, dict.fromkeys(RECORD_KEYS[3:], io.OPTIONAL_NUMBER))
+    storage.check_entries(path, record, dict.fromkeys(RECORD_KEYS[3:], storage.OPTIONAL_NUMBER))
 
 
 def completed_steps(out: Path) -> list[int]:
@@ -118,7 +118,7 @@ def completed_steps(out: Path) -> list[int]:
 
 def _clear_interrupted(out: Path) -> None:
     """Remove what an interruption left half-written: temporary files and steps without a record."""
-    io.remove_stale_temporaries(out, recursive=True)
+    storage.remove_stale_temporaries(out, recursive=True)
     root = out / STEPS_DIR
     if root.is_dir():
         for directory in root.glob("step_*"):
@@ -133,20 +133,20 @@ def _prepare(run_dir: Path, out: Path, settings: CondenseConfig, params: Params,
         "settings": settings.model_dump(mode="json"),
     }
     saved_path = out / SETTINGS_FILE
-    if resume and io.holds_nothing(out):  # killed before it wrote its first file: start afresh
+    if resume and storage.holds_nothing(out):  # killed before it wrote its first file: start afresh
         resume = False
     if resume:
         if not saved_path.is_file():
             raise RunDirError(f"'{out}' holds no condensation to resume (no {SETTINGS_FILE})")
-        saved = io.read_json(saved_path)
+        saved = storage.read_json(saved_path)
         if saved != identity:
             differs = [k for k in identity if saved.get(k) != identity[k]] or ["condense.json"]
             raise RunDirError(f"'{out}' was condensed with a different {', '.join(differs)}; resume with the same options")
         steps = completed_steps(out)
         _clear_interrupted(out)
         return steps
-    io.prepare_new_run_dir(out)
-    io.write_json(saved_path, identity)
+    storage.prepare_new_run_dir(out)
+    storage.write_json(saved_path, identity)
     return []
 
 
@@ -193,8 +193,8 @@ def condense_run(
         )
     else:
         reason = canonical(original, context, record_step, start_step=state.step)
-    io.write_csv(out / SUMMARY_FILE, records, list(COLUMNS))
-    io.write_json(out / RESULT_FILE, {"reason": reason, "final": records[-1], "steps": len(records) - 1})
+    storage.write_csv(out / SUMMARY_FILE, records, list(COLUMNS))
+    storage.write_json(out / RESULT_FILE, {"reason": reason, "final": records[-1], "steps": len(records) - 1})
     if figures:
         from rnncondense.plots.condense import plot_condensation
 

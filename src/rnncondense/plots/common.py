@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from rnncondense.io import atomic_write_bytes
+from rnncondense.storage import atomic_write_bytes
 
 
 def new_figure(width: float, height: float) -> Figure:

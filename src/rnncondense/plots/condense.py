@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from rnncondense import io
+from rnncondense import storage
 from rnncondense.analysis.summary import solution_metrics
 from rnncondense.condense.config import CondenseConfig
 from rnncondense.config import RunConfig
@@ -102,7 +102,7 @@ def _select(records: list[dict], count: int = 8) -> list[int]:
 def plot_condensation(out: Path, config: RunConfig, records: list[dict], settings: CondenseConfig) -> list[Path]:
     from rnncondense.condense.run import load_step
 
-    figures = out / io.FIGURES_DIR
+    figures = out / storage.FIGURES_DIR
     steps = [r["step"] for r in records]
     title = f"{settings.method} condensation ({settings.similarity} pairs, {settings.operator} merges)"
     paths = [save_figure(metrics_against_size(records, title=title), figures / "metrics_vs_size.png")]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnncondense import io
+from rnncondense import storage
 from rnncondense.analysis.behavior import evaluate
 from rnncondense.errors import UserError
 from rnncondense.plots.common import save_figure
@@ -40,7 +40,7 @@ def plot_run(run_dir: str | Path, *, units: list[int] | None = None) -> list[Pat
         params, task, alpha=config.alpha, sigma_rec=config.model.sigma_rec,
         key=RunKeys.from_seed(config.train.seed).eval, repeats=config.train.val_noise_repeats, check_finite=True,
     )
-    figures = io.safe_child(run_dir, io.FIGURES_DIR)
+    figures = storage.safe_child(run_dir, storage.FIGURES_DIR)
     units = units or most_active_units(rates, min(8, n))
     title = f"{n}-unit network, noise-free trials"
     return [

@@ -19,7 +19,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from rnncondense import io
+from rnncondense import storage
 from rnncondense.analysis.activity import read_activity
 from rnncondense.analysis.summary import ACTIVITY_FILE, ANALYSIS_DIR
 from rnncondense.plots.analysis import top_variance_units
@@ -175,7 +175,7 @@ def example_networks(table: xr.Dataset) -> dict[int, str]:
 def plot_sweep(out: str | Path, table: xr.Dataset) -> list[Path]:
     """Write DIR/figures/{task_vs_size, solution_vs_size, unit_responses_by_size}.png."""
     out = Path(out)
-    figures = io.safe_child(out, io.FIGURES_DIR)
+    figures = storage.safe_child(out, storage.FIGURES_DIR)
     paths = [
         save_figure(metrics_against_size(table, TASK_METRICS, title="task performance against size (same budget)"),
                     figures / "task_vs_size.png"),
@@ -185,7 +185,7 @@ def plot_sweep(out: str | Path, table: xr.Dataset) -> list[Path]:
     examples = example_networks(table)
     activities = {}
     for size, name in examples.items():
-        path = io.safe_child(out / NETWORKS_DIR, f"{name}/{ANALYSIS_DIR}/{ACTIVITY_FILE}")  # names can come from a file
+        path = storage.safe_child(out / NETWORKS_DIR, f"{name}/{ANALYSIS_DIR}/{ACTIVITY_FILE}")  # names can come from a file
         if path.is_file():
             activities[f"N = {size}\n({name})"] = read_activity(path)
     if activities:

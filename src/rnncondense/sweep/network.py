@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 
-from rnncondense import io
+from rnncondense import storage
 from rnncondense.config import config_digest, config_to_dict
 from rnncondense.errors import FileFormatError, RunDirError, TrainingDiverged
 from rnncondense.runtime import peak_rss_mb
@@ -88,7 +88,7 @@ def read_result(run_dir: Path, job: NetworkJob) -> dict[str, Any] | None:
     path = run_dir / RESULT_FILE
     if not path.exists():
         return None
-    result = io.read_json(path)
+    result = storage.read_json(path)
     if result.get("format") != RESULT_FORMAT:
         raise FileFormatError(f"{path}: not a sweep network result (format {result.get('format')!r}, expected {RESULT_FORMAT!r})")
     if result.get("network") != job.name or result.get("config_sha256") != config_digest(job.config):
@@ -114,7 +114,7 @@ def _fresh_start(run_dir: Path, job: NetworkJob) -> None:
     if run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
-    io.write_toml(run_dir / io.CONFIG_FILE, config_to_dict(job.config))
+    storage.write_toml(run_dir / storage.CONFIG_FILE, config_to_dict(job.config))
 
 
 def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: str | None = None) -> dict[str, Any]:
@@ -148,16 +148,16 @@ def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: st
     stored = read_result(run_dir, job)
     if stored is not None:
         return stored
-    previous = io.read_json(run_dir / ATTEMPT_FILE) if (run_dir / ATTEMPT_FILE).is_file() else {}  # always an object
+    previous = storage.read_json(run_dir / ATTEMPT_FILE) if (run_dir / ATTEMPT_FILE).is_file() else {}  # always an object
     attempt = int(previous.get("attempt", 0)) + 1
-    resumed = (run_dir / io.CONFIG_FILE).is_file()
+    resumed = (run_dir / storage.CONFIG_FILE).is_file()
     if resumed:  # temporary files of atomic writes that a killed attempt left behind
-        io.remove_stale_temporaries(run_dir, recursive=True)
+        storage.remove_stale_temporaries(run_dir, recursive=True)
     else:
         _fresh_start(run_dir, job)
     worker = {"address": _worker_address(), "host": socket.gethostname(), "pid": os.getpid()}
     record = {"network": job.name, "attempt": attempt, "resumed": resumed, **worker}
-    io.write_json(run_dir / ATTEMPT_FILE, {**record, "started": time.time()})
+    storage.write_json(run_dir / ATTEMPT_FILE, {**record, "started": time.time()})
     restarted = False
     try:
         try:
@@ -165,7 +165,7 @@ def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: st
         except (FileFormatError, RunDirError):  # an unreadable checkpoint or a foreign config: start again
             _fresh_start(run_dir, job)
             resumed, restarted = False, True
-            io.write_json(run_dir / ATTEMPT_FILE, {**record, "resumed": False, "started": time.time()})
+            storage.write_json(run_dir / ATTEMPT_FILE, {**record, "resumed": False, "started": time.time()})
             trained = train_run(job.config, run_dir, resume=True)
     except TrainingDiverged as error:
         result = _result(job, status="diverged", error=str(error))
@@ -180,9 +180,9 @@ def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: st
                         "cpu_s": time.process_time() - cpu_start}
     result.update(attempt=attempt, resumed=resumed, restarted=restarted, finished=time.time(),
                   worker={**worker, "peak_rss_mb": peak_rss_mb()})
-    io.write_json(run_dir / RESULT_FILE, result)
+    storage.write_json(run_dir / RESULT_FILE, result)
     release_memory()  # the worker's next network starts from the memory this one started from
-    return io.read_json(run_dir / RESULT_FILE)
+    return storage.read_json(run_dir / RESULT_FILE)
 
 
 def _result(job: NetworkJob, *, status: str, **parts: Any) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 import xarray as xr
 
-from rnncondense import io
+from rnncondense import storage
 from rnncondense.config import RunConfig
 from rnncondense.errors import ConfigError, UserError
 from rnncondense.sweep import cluster as clusters
@@ -114,7 +114,7 @@ def _compilation_cache() -> str | None:
 def _started_s(run_dir: Path, since: float) -> float | None:
     """When the running attempt of a network started (epoch s), if it started after `since`."""
     try:
-        started = float(io.read_json(run_dir / ATTEMPT_FILE)["started"])
+        started = float(storage.read_json(run_dir / ATTEMPT_FILE)["started"])
     except (UserError, KeyError, TypeError, ValueError):
         return None
     return started if started >= since else None
@@ -184,8 +184,8 @@ def run_sweep(
             "it was started with (e.g. dask-jobqueue's cluster.scale(jobs=...))"
         )
     out = check_sweep_dir(out, spec)
-    for directory in (out, out / io.FIGURES_DIR):  # what a killed client left half-written (its own files)
-        io.remove_stale_temporaries(directory)
+    for directory in (out, out / storage.FIGURES_DIR):  # what a killed client left half-written (its own files)
+        storage.remove_stale_temporaries(directory)
     networks = Path(out) / NETWORKS_DIR
     stored = {job.name: read_result(networks / job.name, job) for job in spec.jobs}
     pending = [job for job in spec.jobs if stored[job.name] is None]

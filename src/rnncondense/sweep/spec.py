@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from rnncondense import io
+from rnncondense import storage
 from rnncondense.config import RunConfig, config_from_dict, config_to_dict
 from rnncondense.errors import ConfigError, RunDirError
 
@@ -315,13 +315,13 @@ def check_sweep_dir(out: str | Path, spec: SweepSpec) -> Path:
     if out.exists() and not out.is_dir():
         raise RunDirError(f"--out '{out}' exists and is not a directory")
     record_path = out / SWEEP_FILE
-    if io.holds_nothing(out):  # a sweep killed before it wrote its first file: start it again
-        io.remove_stale_temporaries(out)
+    if storage.holds_nothing(out):  # a sweep killed before it wrote its first file: start it again
+        storage.remove_stale_temporaries(out)
     if not record_path.is_file():
         if out.is_dir() and any(out.iterdir()):
             raise RunDirError(f"--out '{out}' is not empty and holds no {SWEEP_FILE}; choose a new or empty directory")
         return out
-    recorded = io.read_json(record_path)
+    recorded = storage.read_json(record_path)
     if recorded.get("format") != SWEEP_FORMAT:
         raise RunDirError(f"{record_path}: not an rnncondense sweep record")
     wanted = json.loads(json.dumps(spec.record()))
@@ -338,5 +338,5 @@ def write_sweep_file(out: Path, spec: SweepSpec) -> Path:
     has then found it equal to this sweep's record)."""
     (out / NETWORKS_DIR).mkdir(parents=True, exist_ok=True)
     if not (out / SWEEP_FILE).is_file():
-        io.write_json(out / SWEEP_FILE, spec.record())
+        storage.write_json(out / SWEEP_FILE, spec.record())
     return out / SWEEP_FILE

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from rnncondense import io
+from rnncondense import storage
 from rnncondense.errors import FileFormatError
 from rnncondense.sweep.spec import SweepSpec
 
@@ -119,7 +119,7 @@ def check_result(result: dict[str, Any], path: Path) -> None:
         if not isinstance(result.get(section) or {}, dict):
             raise FileFormatError(f"{path}: {section} = {result[section]!r:.60} is not allowed: expected an object")
     numbers = _numbers(result)
-    io.check_entries(path, numbers, dict.fromkeys(numbers, (bool, *io.OPTIONAL_NUMBER)))
+    storage.check_entries(path, numbers, dict.fromkeys(numbers, (bool, *storage.OPTIONAL_NUMBER)))
 
 
 def _number(value: Any) -> float:
@@ -171,9 +171,9 @@ def rows_to_dataset(spec: SweepSpec, rows: list[dict[str, Any]]) -> xr.Dataset:
 def write_tables(out: Path, spec: SweepSpec, rows: list[dict[str, Any]]) -> tuple[xr.Dataset, list[Path]]:
     """Write DIR/results.csv (rows sorted by size, seed[, axis]) and DIR/results.nc, atomically."""
     rows = sorted(rows, key=lambda r: (r["size"], r["seed"], repr(r.get(spec.axis.field)) if spec.axis else ""))
-    io.write_csv(out / RESULTS_CSV, rows, _columns(spec))
+    storage.write_csv(out / RESULTS_CSV, rows, _columns(spec))
     table = rows_to_dataset(spec, rows)
-    io.write_netcdf(out / RESULTS_NC, table)
+    storage.write_netcdf(out / RESULTS_NC, table)
     return table, [out / RESULTS_CSV, out / RESULTS_NC]
 
 

@@ -8,7 +8,7 @@ from typing import Callable
 
 import jax
 
-from rnncondense import io
+from rnncondense import storage
 from rnncondense.analysis.behavior import BehaviorMetrics, evaluate
 from rnncondense.config import RunConfig, config_digest, config_to_dict, load_config
 from rnncondense.errors import FileFormatError, RunDirError
@@ -59,9 +59,9 @@ def history_columns(trainer: Trainer) -> list[str]:
 
 def save_checkpoint(run_dir: Path, state: LoopState, config: RunConfig, trainer: Trainer) -> None:
     tensors = {
-        **io.pytree_to_tensors(state.params, "params"),
-        **io.pytree_to_tensors(state.opt_state, "opt_state"),
-        **io.pytree_to_tensors(state.best_params, "best"),
+        **storage.pytree_to_tensors(state.params, "params"),
+        **storage.pytree_to_tensors(state.opt_state, "opt_state"),
+        **storage.pytree_to_tensors(state.best_params, "best"),
         **history_to_tensors(state.history),
     }
     meta = {
@@ -76,21 +76,21 @@ def save_checkpoint(run_dir: Path, state: LoopState, config: RunConfig, trainer:
         "trainer": trainer.name,
         "config_sha256": config_digest(config, ignore_max_iters=True),
     }
-    io.save_tensors(run_dir / io.CHECKPOINT_FILE, tensors, kind="checkpoint", meta=meta)
-    io.write_csv(run_dir / io.HISTORY_FILE, state.history, history_columns(trainer))
+    storage.save_tensors(run_dir / storage.CHECKPOINT_FILE, tensors, kind="checkpoint", meta=meta)
+    storage.write_csv(run_dir / storage.HISTORY_FILE, state.history, history_columns(trainer))
 
 
 def load_checkpoint(run_dir: Path, config: RunConfig, trainer: Trainer, template: LoopState) -> LoopState:
-    path = run_dir / io.CHECKPOINT_FILE
-    tensors, meta = io.load_tensors(path, kind="checkpoint")
+    path = run_dir / storage.CHECKPOINT_FILE
+    tensors, meta = storage.load_tensors(path, kind="checkpoint")
     if meta.get("config_sha256") != config_digest(config, ignore_max_iters=True):
-        raise FileFormatError(f"{path}: written for a different configuration than {run_dir / io.CONFIG_FILE}")
+        raise FileFormatError(f"{path}: written for a different configuration than {run_dir / storage.CONFIG_FILE}")
     try:
         return LoopState(
             iteration=int(meta["iteration"]),
-            params=io.tensors_to_pytree(template.params, tensors, "params", path),
-            opt_state=io.tensors_to_pytree(template.opt_state, tensors, "opt_state", path),
-            best_params=io.tensors_to_pytree(template.best_params, tensors, "best", path),
+            params=storage.tensors_to_pytree(template.params, tensors, "params", path),
+            opt_state=storage.tensors_to_pytree(template.opt_state, tensors, "opt_state", path),
+            best_params=storage.tensors_to_pytree(template.best_params, tensors, "best", path),
             best_metrics=meta["best_metrics"],
             best_iteration=int(meta["best_iteration"]),
             success_iteration=meta["success_iteration"],
@@ -133,23 +133,23 @@ def train_run(
     trainer = make_trainer(config, task)
     params = init_network(config, keys.init, task)
     state = initial_state(params, trainer)
-    if resume and io.holds_nothing(run_dir):  # killed before it wrote its first file: start afresh
+    if resume and storage.holds_nothing(run_dir):  # killed before it wrote its first file: start afresh
         resume = False
     if resume:
-        io.require_run_dir(run_dir, trained=False)
-        io.remove_stale_temporaries(run_dir)
-        saved = load_config(run_dir / io.CONFIG_FILE)
+        storage.require_run_dir(run_dir, trained=False)
+        storage.remove_stale_temporaries(run_dir)
+        saved = load_config(run_dir / storage.CONFIG_FILE)
         if config_digest(saved, ignore_max_iters=True) != config_digest(config, ignore_max_iters=True):
             raise RunDirError(
-                f"the config differs from {run_dir / io.CONFIG_FILE}; only train.max_iters may change on --resume"
+                f"the config differs from {run_dir / storage.CONFIG_FILE}; only train.max_iters may change on --resume"
             )
-        if (run_dir / io.CHECKPOINT_FILE).exists():
+        if (run_dir / storage.CHECKPOINT_FILE).exists():
             state = load_checkpoint(run_dir, config, trainer, state)
             if state.stopped == "max_iters" and state.iteration < config.train.max_iters:
                 state.stopped = ""  # asked to train longer
     else:
-        io.prepare_new_run_dir(run_dir)
-    io.write_toml(run_dir / io.CONFIG_FILE, config_to_dict(config))
+        storage.prepare_new_run_dir(run_dir)
+    storage.write_toml(run_dir / storage.CONFIG_FILE, config_to_dict(config))
 
     evaluator = make_evaluator(config, task, keys.eval)
     state = run_loop(
@@ -177,21 +177,21 @@ def train_run(
         "time_to_success_s": state.success_elapsed_s,
         "n_units": config.model.n_units,
     }
-    io.save_params(run_dir / io.PARAMS_FILE, state.best_params, meta={"iteration": state.best_iteration, "task": config.task.name})
-    io.write_json(run_dir / io.METRICS_FILE, {"validation": metrics.to_dict(), "training": summary})
+    storage.save_params(run_dir / storage.PARAMS_FILE, state.best_params, meta={"iteration": state.best_iteration, "task": config.task.name})
+    storage.write_json(run_dir / storage.METRICS_FILE, {"validation": metrics.to_dict(), "training": summary})
     return TrainResult(run_dir, state.best_params, metrics, summary)
 
 
 def load_run(run_dir: str | Path) -> tuple[RunConfig, Params]:
     """The config and trained parameters of a run directory, checked against each other."""
-    run_dir = io.require_run_dir(run_dir)
-    config = load_config(run_dir / io.CONFIG_FILE)
-    params, _ = io.load_params(run_dir / io.PARAMS_FILE)
+    run_dir = storage.require_run_dir(run_dir)
+    config = load_config(run_dir / storage.CONFIG_FILE)
+    params, _ = storage.load_params(run_dir / storage.PARAMS_FILE)
     task = make_task(config.task)
     n, n_in, n_out = params.W_rec.shape[0], params.W_in.shape[1], params.W_out.shape[0]
     if (n, n_in, n_out) != (config.model.n_units, task.n_inputs, task.n_outputs):
         raise FileFormatError(
-            f"{run_dir / io.PARAMS_FILE}: a network of {n} units, {n_in} inputs and {n_out} outputs does not "
-            f"match {run_dir / io.CONFIG_FILE} ({config.model.n_units} units, task {config.task.name})"
+            f"{run_dir / storage.PARAMS_FILE}: a network of {n} units, {n_in} inputs and {n_out} outputs does not "
+            f"match {run_dir / storage.CONFIG_FILE} ({config.model.n_units} units, task {config.task.name})"
         )
     return config, params
