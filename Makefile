@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 DEMO_OUT ?= runs/demo
 
-.PHONY: setup browser demo test bench bench-baseline clean
+.PHONY: setup browser demo test bench bench-baseline clean configs/default.toml
 
 setup: $(STAMP)
 
@@ -34,6 +34,10 @@ bench: setup
 bench-baseline:
 	$(PYTHON) -m venv .bench-baseline
 	.bench-baseline/bin/python -m pip install --quiet "numpy<2" "scipy<1.14" "matplotlib<3.9" hessianfree==0.4.0
+
+# Every field with its default, generated from the config models (a test checks the file is current).
+configs/default.toml: setup
+	$(PY) -c "from rnncondense.config import default_config_toml; print(default_config_toml(), end='')" > $@
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -23,9 +23,10 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.common import check, median_ms  # noqa: E402
+from rnncondense import layout
 from rnncondense import storage  # noqa: E402
-from rnncondense.analysis.activity import write_activity  # noqa: E402
-from rnncondense.analysis.summary import analyze_run, json_metrics, solution_metrics  # noqa: E402
+from rnncondense.runs.analyze import analyze_run, write_activity  # noqa: E402
+from rnncondense.analysis.summary import solution_metrics  # noqa: E402
 from rnncondense.config import config_from_dict, config_to_dict  # noqa: E402
 from rnncondense.rnn import init_params  # noqa: E402
 
@@ -55,27 +56,27 @@ def run(n_units: int = 500, repeats: int = 3) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
         run_dir.mkdir()
-        storage.write_toml(run_dir / storage.CONFIG_FILE, config_to_dict(config))
-        storage.save_params(run_dir / storage.PARAMS_FILE, params)
+        storage.write_toml(run_dir / layout.CONFIG_FILE, config_to_dict(config))
+        storage.save_params(run_dir / layout.PARAMS_FILE, params)
         out = Path(tmp) / "out"
 
         metrics = solution_metrics(params, config)
 
         def write():
-            write_activity(metrics["activity"], out / "activity.nc")
-            storage.write_json(out / "metrics.json", json_metrics(metrics))
+            write_activity(metrics.activity, out / "activity.nc")
+            storage.write_json(out / "metrics.json", metrics.numbers)
 
         def figures():
-            activity, trajectories, pcs = metrics["activity"], metrics["trajectories"], metrics["pca"]
+            activity, trajectories, pcs = metrics.activity, metrics.trajectories, metrics.pca
             units = top_variance_units(trajectories, 12)
             drawn = [
                 variance_explained(pcs),
                 pc_trajectories_2d(activity, pcs),
                 pc_trajectories_3d(activity, pcs),
-                unit_responses(activity, units, scaling=metrics["scaling"], ramps=metrics["ramps"]),
+                unit_responses(activity, units, scaling=metrics.scaling, ramps=metrics.ramps),
                 unit_responses(activity, units, trajectories=trajectories),
-                eigenvalue_spectrum(metrics["spectrum"]),
-                scaling_histogram(metrics["scaling"], pcs=metrics["scaling_pcs"]),
+                eigenvalue_spectrum(metrics.spectrum),
+                scaling_histogram(metrics.scaling, pcs=metrics.scaling_pcs),
             ]
             for i, fig in enumerate(drawn):
                 save_figure(fig, out / f"figure_{i}.png")
@@ -83,7 +84,7 @@ def run(n_units: int = 500, repeats: int = 3) -> dict:
         row = {
             "n_units": n_units,
             "n_intervals": len(config.task.intervals_ms),
-            "n_steps": int(metrics["activity"].sizes["time"]),
+            "n_steps": int(metrics.activity.sizes["time"]),
             "metrics_ms": median_ms(lambda: solution_metrics(params, config), repeats=repeats + 2, warmup=1),
             "write_ms": median_ms(write, repeats=repeats + 2, warmup=1),
             "figures_ms": median_ms(figures, repeats=repeats, warmup=1),

@@ -21,7 +21,7 @@ from benchmarks.common import check, median_ms
 from rnncondense import rnn
 from rnncondense.tasks import CueSetGo
 from rnncondense.train.hessian_free import gauss_newton_operator, hessian_free
-from rnncondense.train.loss import masked_mse
+from rnncondense.analysis.behavior import masked_mse
 
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE_PYTHON = Path(os.environ.get("RNNCONDENSE_HF_BASELINE_PYTHON", ROOT / ".bench-baseline" / "bin" / "python"))

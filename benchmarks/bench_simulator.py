@@ -23,7 +23,7 @@ import numpy as np
 from benchmarks.common import check, median_ms
 from rnncondense import rnn
 from rnncondense.tasks import CueSetGo
-from rnncondense.train.loss import masked_mse
+from rnncondense.analysis.behavior import masked_mse
 
 
 def run(sizes=(50, 200, 500), batch: int = 32, repeats: int = 15) -> dict:

@@ -42,7 +42,7 @@ def _load() -> float:
 
 
 def _one(n_workers: int, *, xla_multithread: bool = False) -> dict:
-    from rnncondense.sweep import run_sweep
+    from rnncondense.runs.sweep import run_sweep
 
     config = config_from_dict({"train": {"trainer": "hf", "max_iters": MAX_ITERS, "stop_on_success": False}})
     saved = os.environ.get("XLA_FLAGS")

@@ -51,7 +51,7 @@ TINY_BASE = {
 def tiny_run(tmp_path_factory):
     """A trained 24-unit network on a 3-interval task, timing error within 3 %."""
     from rnncondense.config import config_from_dict
-    from rnncondense.train.run import train_run
+    from rnncondense.runs.train import train_run
 
     run = tmp_path_factory.mktemp("tiny") / "base"
     result = train_run(config_from_dict(TINY_BASE), run)

@@ -6,7 +6,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from rnncondense import storage
+from rnncondense import layout
 from rnncondense.cli import app
 
 runner = CliRunner()
@@ -39,7 +39,7 @@ def trained_run(tmp_path_factory):
 
 
 def test_train_evaluate_plot(trained_run):
-    for name in (storage.CONFIG_FILE, storage.PARAMS_FILE, storage.METRICS_FILE, storage.HISTORY_FILE, storage.CHECKPOINT_FILE):
+    for name in (layout.CONFIG_FILE, layout.PARAMS_FILE, layout.METRICS_FILE, layout.HISTORY_FILE, layout.CHECKPOINT_FILE):
         assert (trained_run / name).is_file()
     result = runner.invoke(app, ["evaluate", str(trained_run), "--repeats", "2"])
     assert result.exit_code == 0, result.output

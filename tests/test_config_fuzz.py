@@ -6,14 +6,23 @@ from hypothesis import strategies as st
 
 from rnncondense.config import RunConfig, load_config
 from rnncondense.errors import ConfigError
+from rnncondense.validation import Strict
 
-FIELDS = {
-    "task": ["dt_ms", "intervals_ms", "cue_onset_ms", "set_delay_ms", "set_duration_ms", "set_amplitude",
-             "cue_levels", "cue_noise_std", "tail_ms", "val_trials_per_interval", "name"],
-    "model": ["n_units", "tau_ms", "g", "sigma_rec", "x0_std"],
-    "train": ["trainer", "seed", "max_iters", "eval_every", "checkpoint_every", "stop_on_success", "stop_rel_error",
-              "val_noise_repeats"],
-}
+
+
+def _tables(model: type[Strict], path: tuple[str, ...] = ()) -> dict[tuple[str, ...], list[str]]:
+    """Every table of the config models (task, model, train, train.hf, train.adam, ...) and its
+    fields, read from the models themselves so that a new field is fuzzed the day it is added."""
+    tables = {path: []} if path else {}
+    for name, info in model.model_fields.items():
+        if isinstance(info.annotation, type) and issubclass(info.annotation, Strict):
+            tables.update(_tables(info.annotation, (*path, name)))
+        elif path:
+            tables[path].append(name)
+    return tables
+
+
+FIELDS = _tables(RunConfig)
 
 scalars = st.one_of(
     st.integers(-10**6, 10**6),
@@ -27,11 +36,14 @@ values = st.one_of(scalars, st.lists(scalars, max_size=6), st.dictionaries(st.te
 
 @st.composite
 def configs(draw):
-    data = {}
-    for table, names in FIELDS.items():
+    data: dict = {}
+    for path, names in FIELDS.items():
         if draw(st.booleans()):
             chosen = draw(st.lists(st.sampled_from(names + ["bogus_field"]), unique=True, max_size=4))
-            data[table] = {name: draw(values) for name in chosen}
+            table = data
+            for part in path:
+                table = table.setdefault(part, {}) if isinstance(table.get(part, {}), dict) else table
+            table.update({name: draw(values) for name in chosen})
     if draw(st.integers(0, 9)) == 0:
         data[draw(st.sampled_from(["preset", "other", "task"]))] = draw(values)
     return data
@@ -56,3 +68,8 @@ def test_generated_configs_load_or_fail_with_one_line(tmp_path, data):
         assert isinstance(config, RunConfig)
         assert config.task.dt_ms <= config.model.tau_ms
         assert config.task.intervals_ms == sorted(config.task.intervals_ms)
+
+
+def test_the_fuzz_reaches_every_table_and_field():
+    assert {".".join(path) for path in FIELDS} >= {"task", "model", "train", "train.hf", "train.adam"}
+    assert "cg_max_iters" in FIELDS[("train", "hf")] and "learning_rate" in FIELDS[("train", "adam")]

@@ -20,7 +20,7 @@ from rnncondense.train.hessian_free import (
     levenberg_marquardt,
 )
 from rnncondense.train.loop import initial_state, run_loop
-from rnncondense.train.loss import masked_mse
+from rnncondense.analysis.behavior import masked_mse
 from rnncondense.train.trainer import Trainer
 from rnncondense.train.trainers import hf_trainer, task_objective
 

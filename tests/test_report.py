@@ -6,12 +6,14 @@ import shutil
 
 import pytest
 
-from rnncondense.circuits import run_circuit
+from rnncondense import layout
 from rnncondense.condense.config import condense_config
-from rnncondense.condense.run import condense_run
-from rnncondense.plots.run import plot_run
-from rnncondense.report import write_report
-from rnncondense.analysis.summary import analyze_run
+from rnncondense.errors import FileFormatError
+from rnncondense.runs.analyze import analyze_run
+from rnncondense.runs.circuits import run_circuit
+from rnncondense.runs.condense import condense_run
+from rnncondense.runs.plot import plot_run
+from rnncondense.runs.report import write_report
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +30,7 @@ def study(tiny_run, tmp_path_factory):
 
 
 def test_report_is_self_contained(study):
-    page = write_report(study).read_text()
+    page = write_report(study, strict=True).read_text()
     assert page.count("<img") >= 10
     assert not re.search(r"""(src|href)=["'](https?:|//|file:)""", page)  # nothing fetched from anywhere
     assert "<script" not in page
@@ -53,7 +55,7 @@ def _chromium():
 
 
 def test_report_in_headless_chromium(study, tmp_path):
-    path = write_report(study)
+    path = write_report(study, strict=True)
     browser = _chromium()
     try:
         browser.get(path.resolve().as_uri())
@@ -72,3 +74,17 @@ def test_report_in_headless_chromium(study, tmp_path):
         assert sections == ["The task and the base network", "Condensation", "Every metric", "Circuit models"]
     finally:
         browser.quit()
+
+
+def test_a_missing_figure_fails_loudly(study, tmp_path):
+    """A figure a finished stage should have drawn never silently vanishes from the page."""
+    copy = tmp_path / "study"
+    shutil.copytree(study, copy)
+    figure = copy / "base" / layout.FIGURES_DIR / layout.figure_file("eigenvalues")
+    figure.unlink()
+    (copy / layout.REPORT_FILE).unlink(missing_ok=True)
+    with pytest.raises(FileFormatError, match=r"eigenvalues.png: figure missing \(1 in all\)"):
+        write_report(copy, strict=True)
+    assert not (copy / layout.REPORT_FILE).exists()  # nothing written
+    page = write_report(copy).read_text()  # without strict: a visible placeholder names it
+    assert "missing figure:" in page and "eigenvalues.png" in page

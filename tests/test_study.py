@@ -7,10 +7,11 @@ import shutil
 
 import pytest
 
-from rnncondense import storage, study
+from rnncondense import layout, storage
+from rnncondense.runs import study
 from rnncondense.config import load_config
 from rnncondense.errors import ConfigError, RunDirError
-from rnncondense.study import StudyPlan, run_study
+from rnncondense.runs.study import StudyPlan, run_study
 
 TINY_PLAN = StudyPlan(
     one_shot=[("pca", "seed")],
@@ -33,12 +34,12 @@ STAGES = ["analysing the base network", "condensing: one-shot/pca_seed",
 def tiny_study(tiny_run, tmp_path_factory):
     """A study of the shared 24-unit network on a tiny plan, continued from a directory whose base
     network is already trained (as after an interruption), then run a second time."""
-    config = load_config(tiny_run / storage.CONFIG_FILE)
+    config = load_config(tiny_run / layout.CONFIG_FILE)
     out = tmp_path_factory.mktemp("study") / "out"
     study.PRESETS["tiny-test"] = TINY_PLAN
     try:
         out.mkdir()
-        storage.write_json(out / study.STUDY_FILE, study.study_record(config, "tiny-test"))
+        storage.write_json(out / layout.STUDY_FILE, study.study_record(config, "tiny-test"))
         shutil.copytree(tiny_run, out / "base")
         first, second = [], []
         report = run_study(config, out, preset="tiny-test", say=first.append)
@@ -74,9 +75,9 @@ def test_iterative_and_preserving_reach_their_target(tiny_study):
 
 def test_another_preset_or_config_in_the_same_directory_is_refused(tiny_study, tiny_adam_config, tmp_path):
     out, config = tiny_study[0], tiny_study[4]
-    with pytest.raises(RunDirError, match=r"another config or preset \(config.model.n_units: 24 there, 16 here\)"):
+    with pytest.raises(RunDirError, match=r"holds a study that differs in config.model.n_units \(24 there, 16 here\)"):
         run_study(tiny_adam_config, out, preset="tiny-test", say=lambda _: None)
-    with pytest.raises(RunDirError, match=r"another config or preset \(preset: 'tiny-test' there, 'quick' here\)"):
+    with pytest.raises(RunDirError, match=r"holds a study that differs in preset \('tiny-test' there, 'quick' here\)"):
         run_study(config, out, preset="quick", say=lambda _: None)
     with pytest.raises(ConfigError, match="--preset = 'huge' is not allowed: choose one of quick, full"):
         run_study(tiny_adam_config, tmp_path / "new", preset="huge", say=lambda _: None)
@@ -85,13 +86,3 @@ def test_another_preset_or_config_in_the_same_directory_is_refused(tiny_study, t
     with pytest.raises(RunDirError, match="not empty"):
         run_study(tiny_adam_config, tmp_path / "busy", preset="quick", say=lambda _: None)
     assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
-
-
-def test_a_field_only_one_study_record_has_is_named_as_absent_on_the_other_side():
-    from rnncondense.study import _first_difference
-
-    # a newer version's config gains a field whose default is None
-    assert _first_difference({"config": {"a": 1}}, {"config": {"a": 1, "new": None}})[0] == "config.new"
-    name, there, here = _first_difference({"config": {"a": {"b": 2}}}, {"config": {"a": {"b": 3}}})
-    assert (name, there, here) == ("config.a.b", 2, 3)
-    assert repr(_first_difference({"plan": 1}, {})[2]) == "absent"

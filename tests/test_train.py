@@ -4,15 +4,15 @@ import jax
 import numpy as np
 import pytest
 
-from rnncondense import storage
+from rnncondense import layout, storage
 from rnncondense.errors import FileFormatError, RunDirError, TrainingDiverged
 from rnncondense.train.loop import initial_state, run_loop
-from rnncondense.train.run import load_checkpoint, make_trainer, save_checkpoint, train_run
+from rnncondense.runs.train import load_checkpoint, make_trainer, save_checkpoint, train_run
 from rnncondense.train.trainer import Trainer
 
 
 def _final_params(run_dir):
-    tensors, meta = storage.load_tensors(run_dir / storage.CHECKPOINT_FILE, kind="checkpoint")
+    tensors, meta = storage.load_tensors(run_dir / layout.CHECKPOINT_FILE, kind="checkpoint")
     return {k: v for k, v in tensors.items() if k.startswith("params")}, meta
 
 
@@ -47,12 +47,12 @@ def test_training_lowers_the_loss(tiny_config, tmp_path):
     n_iters = 60 if tiny_config.train.trainer == "adam" else 15
     config = tiny_config.model_copy(update={"train": tiny_config.train.model_copy(update={"max_iters": n_iters})})
     result = train_run(config, tmp_path / "run")
-    rows = list(storage.read_rows(tmp_path / "run" / storage.HISTORY_FILE))
+    rows = list(storage.read_rows(tmp_path / "run" / layout.HISTORY_FILE))
     losses = [float(r["loss"]) for r in rows]
     assert len(rows) == n_iters
     assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:3])
-    assert (tmp_path / "run" / storage.PARAMS_FILE).exists() and (tmp_path / "run" / storage.METRICS_FILE).exists()
-    metrics = storage.read_json(tmp_path / "run" / storage.METRICS_FILE)
+    assert (tmp_path / "run" / layout.PARAMS_FILE).exists() and (tmp_path / "run" / layout.METRICS_FILE).exists()
+    metrics = storage.read_json(tmp_path / "run" / layout.METRICS_FILE)
     assert metrics["training"]["iterations"] == n_iters
     assert metrics["validation"]["mse"] == pytest.approx(result.metrics.mse)
 
@@ -62,7 +62,7 @@ def test_checkpoint_round_trip(tiny_config, tmp_path):
 
     task = make_task(tiny_config.task)
     trainer = make_trainer(tiny_config, task)
-    from rnncondense.train.run import RunKeys, init_network, make_evaluator
+    from rnncondense.runs.train import RunKeys, init_network, make_evaluator
 
     keys = RunKeys.from_seed(0)
     state = initial_state(init_network(tiny_config, keys.init, task), trainer)
@@ -77,7 +77,7 @@ def test_checkpoint_round_trip(tiny_config, tmp_path):
     assert _nan_equal(loaded.history, state.history)
     assert loaded.best_metrics == storage._json_safe(state.best_metrics)
     # saved as safetensors with JSON metadata: the header is plain JSON, no pickle
-    raw = (tmp_path / storage.CHECKPOINT_FILE).read_bytes()
+    raw = (tmp_path / layout.CHECKPOINT_FILE).read_bytes()
     assert b'"format":"rnncondense"' in raw[:4096] and b"pickle" not in raw
 
 
@@ -121,21 +121,21 @@ def test_interrupted_and_resumed_run_ends_like_an_uninterrupted_one(tiny_config,
     resumed, meta = _final_params(tmp_path / "cut")
     assert meta["iteration"] == 20
     _assert_same(full, resumed)
-    best_full, _ = storage.load_params(tmp_path / "full" / storage.PARAMS_FILE)
-    best_resumed, _ = storage.load_params(tmp_path / "cut" / storage.PARAMS_FILE)
+    best_full, _ = storage.load_params(tmp_path / "full" / layout.PARAMS_FILE)
+    best_resumed, _ = storage.load_params(tmp_path / "cut" / layout.PARAMS_FILE)
     for a, b in zip(best_full, best_resumed):
         np.testing.assert_array_equal(a, b)
-    rows = list(storage.read_rows(tmp_path / "cut" / storage.HISTORY_FILE))
+    rows = list(storage.read_rows(tmp_path / "cut" / layout.HISTORY_FILE))
     assert [int(r["iteration"]) for r in rows] == list(range(1, 21))
 
 
 def test_new_run_never_overwrites(tiny_adam_config, tmp_path):
     tiny_config = tiny_adam_config
     train_run(tiny_config, tmp_path / "run")
-    before = (tmp_path / "run" / storage.PARAMS_FILE).read_bytes()
+    before = (tmp_path / "run" / layout.PARAMS_FILE).read_bytes()
     with pytest.raises(RunDirError, match="already holds a run"):
         train_run(tiny_config, tmp_path / "run")
-    assert (tmp_path / "run" / storage.PARAMS_FILE).read_bytes() == before
+    assert (tmp_path / "run" / layout.PARAMS_FILE).read_bytes() == before
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("mine")

@@ -24,8 +24,8 @@ _API = {
     "load_config": "rnncondense.config",
     "config_from_dict": "rnncondense.config",
     # training
-    "train_run": "rnncondense.train.run",
-    "load_run": "rnncondense.train.run",
+    "train_run": "rnncondense.runs.train",
+    "load_run": "rnncondense.runs.train",
     "hessian_free": "rnncondense.train.hessian_free",
     # analysis
     "evaluate": "rnncondense.analysis.behavior",
@@ -39,13 +39,15 @@ _API = {
     "linearize": "rnncondense.analysis.spectrum",
     "similarity": "rnncondense.analysis.similarity",
     "solution_metrics": "rnncondense.analysis.summary",
-    "analyze_run": "rnncondense.analysis.summary",
+    "SolutionMetrics": "rnncondense.analysis.summary",
+    "METRICS": "rnncondense.metrics",
+    "analyze_run": "rnncondense.runs.analyze",
     # sweeps
-    "run_sweep": "rnncondense.sweep",
-    "SweepProgress": "rnncondense.sweep",
-    "SweepResult": "rnncondense.sweep",
+    "run_sweep": "rnncondense.runs.sweep",
+    "SweepProgress": "rnncondense.runs.sweep",
+    "SweepResult": "rnncondense.runs.sweep",
     # circuits
-    "run_circuit": "rnncondense.circuits",
+    "run_circuit": "rnncondense.runs.circuits",
     "CIRCUITS": "rnncondense.circuits",
 }
 

@@ -14,7 +14,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from rnncondense import layout
+from rnncondense.condense.config import CondenseConfig
 from rnncondense.errors import UserError
+
+_CONDENSE = CondenseConfig()  # the defaults of the condense options
 
 app = typer.Typer(
     add_completion=False,
@@ -113,7 +117,7 @@ def train(
 ) -> None:
     """Train a network; writes config.toml, params.safetensors, metrics.json and history.csv."""
     from rnncondense.config import load_config
-    from rnncondense.train.run import train_run
+    from rnncondense.runs.train import train_run
 
     run_config = load_config(config)
     with TrainProgress(run_config.train.max_iters) as progress:
@@ -137,7 +141,7 @@ def evaluate(
     from rnncondense import storage
     from rnncondense.analysis.behavior import evaluate as evaluate_network
     from rnncondense.tasks import make_task
-    from rnncondense.train.run import load_run
+    from rnncondense.runs.train import load_run
 
     config, params = load_run(run)
     task = make_task(config.task)
@@ -145,7 +149,7 @@ def evaluate(
         params, task, alpha=config.alpha, sigma_rec=config.model.sigma_rec, key=jax.random.PRNGKey(seed), repeats=repeats,
         check_finite=True,
     )
-    storage.write_json(Path(run) / "evaluation.json", {**metrics.to_dict(), "repeats": repeats, "seed": seed})
+    storage.write_json(Path(run) / layout.EVALUATION_FILE, {**metrics.to_dict(), "repeats": repeats, "seed": seed})
     stdout.print(_metrics_table(metrics, f"{run}: {metrics.n_trials} trials"))
 
 
@@ -156,7 +160,7 @@ def plot(
     units: Annotated[Optional[str], typer.Option(help="Comma-separated unit indices (default: the 8 most active).")] = None,
 ) -> None:
     """Draw the task panel, produced vs target intervals and unit activity into RUN/figures."""
-    from rnncondense.plots.run import plot_run
+    from rnncondense.runs.plot import plot_run
 
     paths = plot_run(run, units=_parse_units(units))
     for path in paths:
@@ -174,7 +178,7 @@ def analyze(
 ) -> None:
     """Population structure and solution type: PCA, scaling index, ramps, eigenvalues; writes
     RUN/analysis/activity.nc (NetCDF), RUN/analysis/metrics.json and figures."""
-    from rnncondense.analysis.summary import analyze_run
+    from rnncondense.runs.analyze import analyze_run
 
     with console.status("analysing"):
         result = analyze_run(run, k=k, n_trials=n_trials, noise=noise, figures=figures)
@@ -194,29 +198,30 @@ def analyze(
 def condense(
     run: Annotated[Path, typer.Argument(help="A trained run directory.")],
     out: Annotated[Path, typer.Option("--out", help="Directory for the condensation (steps, summary, figures).")],
-    method: Annotated[str, typer.Option(help="one-shot, iterative, preserving or canonical.")] = "iterative",
-    similarity: Annotated[str, typer.Option(help="Unit similarity: pca, correlation or cosine.")] = "pca",
-    operator: Annotated[str, typer.Option(help="Merge operator: seed, affine or least-squares.")] = "least-squares",
-    pairs: Annotated[int, typer.Option(help="Pairs merged per step (iterative, preserving).")] = 10,
+    method: Annotated[str, typer.Option(help="one-shot, iterative, preserving or canonical.")] = _CONDENSE.method,
+    similarity: Annotated[str, typer.Option(help="Unit similarity: pca, correlation or cosine.")] = _CONDENSE.similarity,
+    operator: Annotated[str, typer.Option(help="Merge operator: seed, affine or least-squares.")] = _CONDENSE.operator,
+    pairs: Annotated[int, typer.Option(help="Pairs merged per step (iterative, preserving).")] = _CONDENSE.pairs_per_step,
     target: Annotated[Optional[int], typer.Option(help="Target number of units (default: half).")] = None,
-    retrain_iters: Annotated[int, typer.Option(help="At most this many retraining iterations per step.")] = 100,
-    k: Annotated[int, typer.Option(help="Principal components for pca similarity and alignment.")] = 3,
-    ridge: Annotated[float, typer.Option(help="Least-squares ridge per sample.")] = 1e-4,
-    weight: Annotated[float, typer.Option(help="Weight of the alignment term (preserving).")] = 0.02,
-    clusters: Annotated[str, typer.Option(help="Canonical: numbers of response types, decreasing.")] = "64,32,16,12,8,6,4,3,2",
+    retrain_iters: Annotated[int, typer.Option(help="At most this many retraining iterations per step.")] = _CONDENSE.retrain_iters,
+    k: Annotated[int, typer.Option(help="Principal components for pca similarity and alignment.")] = _CONDENSE.k,
+    ridge: Annotated[float, typer.Option(help="Least-squares ridge per sample.")] = _CONDENSE.ridge,
+    weight: Annotated[float, typer.Option(help="Weight of the alignment term (preserving).")] = _CONDENSE.preserve_weight,
+    clusters: Annotated[str, typer.Option(help="Canonical: numbers of response types, decreasing.")] = ",".join(map(str, _CONDENSE.clusters)),
     max_merges: Annotated[Optional[int], typer.Option(help="One-shot: at most this many merges (it stops when the task fails).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the recordings and retraining.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the recordings and retraining.")] = _CONDENSE.seed,
     resume: Annotated[bool, typer.Option(help="Continue the condensation in --out.")] = False,
 ) -> None:
     """Condense a trained network by merging similar units; every step is saved as it finishes."""
     from rnncondense.condense.config import condense_config
-    from rnncondense.condense.run import condense_run
+    from rnncondense.config import parse_int_list
+    from rnncondense.runs.condense import condense_run
 
     settings = condense_config(
         {
             "method": method, "similarity": similarity, "operator": operator, "pairs_per_step": pairs,
             "target_units": target, "retrain_iters": retrain_iters, "k": k, "ridge": ridge,
-            "preserve_weight": weight, "clusters": _parse_ints(clusters, "--clusters"), "max_merges": max_merges,
+            "preserve_weight": weight, "clusters": parse_int_list(clusters, "--clusters", example="16,8,4"), "max_merges": max_merges,
             "seed": seed,
         },
         source="condense",
@@ -235,7 +240,7 @@ def condense(
 
     result = condense_run(run, out, settings, resume=resume, on_step=report)
     console.print(result.reason, highlight=False)
-    stdout.print(str(Path(out) / "summary.csv"))
+    stdout.print(str(Path(out) / layout.CONDENSE_SUMMARY_FILE))
 
 
 class SweepProgressBar(_LazyBar):
@@ -272,7 +277,9 @@ def sweep(
     """Train and analyse networks of several sizes x seeds with the same budget, on a Dask cluster;
     writes DIR/results.csv, DIR/results.nc, DIR/figures and one run directory per network."""
     from rnncondense.config import load_config
-    from rnncondense.sweep import parse_axis, parse_sizes, run_sweep, size_summary
+    from rnncondense.runs.sweep import run_sweep
+    from rnncondense.runs.sweep_table import size_summary
+    from rnncondense.sweep import parse_axis, parse_sizes
 
     run_config = load_config(config)
     size_list = parse_sizes(sizes)
@@ -307,7 +314,7 @@ def sweep(
 @user_errors
 def report(study: Annotated[Path, typer.Argument(help="A study directory (see `rnncondense study`).")]) -> None:
     """Write STUDY/report.html: one self-contained page with every figure embedded."""
-    from rnncondense.report import write_report
+    from rnncondense.runs.report import write_report
 
     stdout.print(str(write_report(study)))
 
@@ -323,7 +330,7 @@ def study(
     import time
 
     from rnncondense.config import load_config
-    from rnncondense.study import run_study
+    from rnncondense.runs.study import run_study
 
     start = time.perf_counter()
     run_config = load_config(config)
@@ -331,13 +338,6 @@ def study(
                      say=lambda text: console.print(f"[{time.perf_counter() - start:6.0f} s] {text}", highlight=False))
     console.print(f"study finished in {time.perf_counter() - start:.0f} s", highlight=False)
     stdout.print(str(path))
-
-
-def _parse_ints(text: str, option: str) -> list[int]:
-    try:
-        return [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise UserError(f"{option} = {text!r} is not allowed: give comma-separated integers, e.g. 16,8,4") from None
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -349,7 +349,8 @@ def circuits(
     params: Annotated[bool, typer.Option("--params", help="List the parameters of NAME with their defaults and exit.")] = False,
 ) -> None:
     """Run a classic circuit model: rnncondense circuits NAME [--param value ...] --out DIR."""
-    from rnncondense.circuits import CIRCUITS, describe_parameters, make_config, run_circuit
+    from rnncondense.circuits import CIRCUITS, describe_parameters, make_config
+    from rnncondense.runs.circuits import run_circuit
 
     if name not in CIRCUITS:
         raise UserError(f"unknown circuit {name!r}; choose one of {', '.join(CIRCUITS)}")
@@ -399,15 +400,9 @@ def _parse_pairs(args: list[str]) -> dict[str, str]:
 
 
 def _parse_units(text: str | None) -> list[int] | None:
-    if text is None:
-        return None
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise UserError(f"--units = {text!r} is not allowed: give comma-separated unit indices, e.g. 0,3,7") from None
-    if not values:
-        raise UserError("--units is empty: give comma-separated unit indices, e.g. 0,3,7")
-    return values
+    from rnncondense.config import parse_int_list
+
+    return None if text is None else parse_int_list(text, "--units", example="0,3,7", what="unit indices")
 
 
 def main() -> None:

@@ -16,10 +16,12 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from rnncondense.errors import ConfigError, shown
+from rnncondense.metrics import SUCCESS_REL_ERROR
 from rnncondense.tasks.cue_set_go import CueSetGoConfig
+from rnncondense.validation import NonNegativeFloat, PositiveFloat, Strict, format_validation_error
 
 __all__ = [
     "ModelConfig",
@@ -32,15 +34,7 @@ __all__ = [
 ]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-
-PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-
-
-class ModelConfig(_Strict):
+class ModelConfig(Strict):
     """The rate network: x_t = x_{t-1} + (dt / tau)(-x + W_rec r + W_in u + b) + noise."""
 
     n_units: Annotated[int, Field(ge=1, le=20000)] = 200
@@ -50,13 +44,13 @@ class ModelConfig(_Strict):
     x0_std: NonNegativeFloat = 0.0  # spread of the (learned) initial state
 
 
-class AdamConfig(_Strict):
+class AdamConfig(Strict):
     batch_size: Annotated[int, Field(ge=1, le=4096)] = 64
     learning_rate: PositiveFloat = 1e-3
     clip_norm: PositiveFloat = 1.0  # global gradient-norm clip
 
 
-class HFConfig(_Strict):
+class HFConfig(Strict):
     """Hessian-free settings; the constants default to Martens' reference code (REFERENCES.md)."""
 
     # 128/32 reached success on the default task in half the time of 256/64 (3 seeds, 2 CPU cores)
@@ -96,7 +90,10 @@ class HFConfig(_Strict):
         return self
 
 
-class TrainConfig(_Strict):
+ADAM_DEFAULTS = {"eval_every": 10, "checkpoint_every": 50}  # where Adam's defaults differ from HF's
+
+
+class TrainConfig(Strict):
     """How a network is trained, validated and checkpointed."""
 
     trainer: Literal["hf", "adam"] = "hf"
@@ -107,7 +104,7 @@ class TrainConfig(_Strict):
     stop_on_success: bool = True
     # stop once validation has no misses and timing_rel_error <= this (success itself is <= 0.05);
     # a stricter value gives a network with a margin, e.g. to condense
-    stop_rel_error: Annotated[float, Field(gt=0, le=0.05)] = 0.05
+    stop_rel_error: Annotated[float, Field(gt=0, le=SUCCESS_REL_ERROR)] = SUCCESS_REL_ERROR
     val_noise_repeats: Annotated[int, Field(ge=1, le=64)] = 2  # noise draws per validation trial
     adam: AdamConfig = AdamConfig()
     hf: HFConfig = HFConfig()
@@ -117,11 +114,11 @@ class TrainConfig(_Strict):
     def _per_trainer_defaults(cls, data: Any) -> Any:
         """An HF iteration costs as much as dozens of Adam steps: validate and checkpoint more often."""
         if isinstance(data, dict) and data.get("trainer") == "adam":
-            data = {"eval_every": 10, "checkpoint_every": 50, **data}
+            data = {**ADAM_DEFAULTS, **data}
         return data
 
 
-class RunConfig(_Strict):
+class RunConfig(Strict):
     """Everything a training run needs; `config.toml` of a run holds it fully resolved."""
 
     task: CueSetGoConfig = CueSetGoConfig()
@@ -167,36 +164,6 @@ def _deep_merge(base: dict, override: dict) -> dict:
         else:
             merged[key] = value
     return merged
-
-
-def _allowed_fields(model: type[BaseModel], loc: tuple) -> list[str]:
-    for part in loc[:-1]:
-        field = model.model_fields.get(part) if isinstance(part, str) else None
-        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
-            return []
-        model = field.annotation
-    return sorted(model.model_fields)
-
-
-def _printable(text: str) -> str:
-    """`text` with control characters (a newline in a TOML key, say) written as escapes."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def format_validation_error(error: ValidationError, source: str, model: type[BaseModel]) -> str:
-    """One line for the first problem: source, field, value and what is allowed."""
-    first = error.errors(include_url=False)[0]
-    loc = tuple(first["loc"])
-    field = _printable(".".join(str(p) for p in loc)) or "(top level)"
-    if first["type"] == "extra_forbidden":
-        allowed = ", ".join(_allowed_fields(model, loc))
-        return f"{source}: unknown field '{field}'; allowed here: {allowed}"
-    message = _printable(first["msg"])
-    if message.startswith("Value error, "):
-        message = message[len("Value error, ") :]
-    if not loc or isinstance(first["input"], dict):  # a check across fields names them itself
-        return f"{source}: {message}"
-    return f"{source}: {field} = {shown(first['input'])} is not allowed: {message}"
 
 
 def config_from_dict(data: dict[str, Any], *, source: str = "config") -> RunConfig:
@@ -253,3 +220,60 @@ def _check_finite(data: Any) -> None:
             _check_finite(value)
     elif isinstance(data, float) and not math.isfinite(data):
         raise ConfigError(f"non-finite value {data} cannot be written to a config file")
+
+
+def parse_int_list(text: str, option: str, *, example: str, what: str = "integers") -> list[int]:
+    """'5,10,20' -> [5, 10, 20], the one parser of comma-separated numbers on a command line.
+
+    Raises:
+        ConfigError: naming `option`, the text and what is allowed, for an empty list or a part
+            that is not an integer.
+    """
+    parts = [part.strip() for part in str(text).split(",") if part.strip()]
+    try:
+        values = [int(part) for part in parts]
+    except ValueError:
+        values = []
+    if not values:
+        raise ConfigError(f"{option} = {shown(text)} is not allowed: give comma-separated {what}, e.g. {example}")
+    return values
+
+
+# ------------------------------------------------------------------------------ configs/default.toml
+
+_HEADER = """\
+# Every field of a run configuration with its default, generated from the config models
+# (rnncondense.config.default_config_toml; `make configs/default.toml` writes it). Every field is
+# optional: a file needs only the fields it changes. Fields whose default depends on the trainer
+# are shown as comments.
+
+"""
+
+
+def _toml_value(value: Any) -> str:
+    import tomli_w
+
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    return tomli_w.dumps({"v": value})[4:].strip()
+
+
+def _toml_lines(model: Strict, section: str) -> list[str]:
+    lines, tables = [f"[{section}]"] if section else [], []
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        if isinstance(value, Strict):
+            tables.append((name, value))
+            continue
+        line = f"{name} = {_toml_value(value)}"
+        if section == "train" and name in ADAM_DEFAULTS:
+            line = f"# {line}  (adam: {ADAM_DEFAULTS[name]})"
+        lines.append(line)
+    for name, value in tables:
+        lines += ["", *_toml_lines(value, f"{section}.{name}" if section else name)]
+    return lines
+
+
+def default_config_toml() -> str:
+    """The text of configs/default.toml: every field of RunConfig with its default."""
+    return _HEADER + "\n".join(_toml_lines(RunConfig(), "")).lstrip("\n") + "\n"

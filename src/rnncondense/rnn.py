@@ -55,10 +55,6 @@ class Trajectory(NamedTuple):
     outputs: Array  # (B, T, O)
 
 
-def n_units(params: Params) -> int:
-    return params.W_rec.shape[0]
-
-
 def init_params(
     key: Array,
     n_units: int,

@@ -110,3 +110,26 @@ def peak_rss_mb() -> float:
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024.0 if sys.platform != "darwin" else peak / 2**20
+
+
+# ------------------------------------------------------------------------------ one thread per worker
+
+XLA_SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false"
+THREAD_ENV = {
+    "XLA_FLAGS": XLA_SINGLE_THREAD,
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+}
+
+
+def limit_threads(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Add the single-thread settings of THREAD_ENV to `environ` (default os.environ), keeping
+    values already there; the XLA flag is appended to existing XLA_FLAGS. Returns `environ`."""
+    environ = os.environ if environ is None else environ
+    for name, value in THREAD_ENV.items():
+        if name == "XLA_FLAGS":
+            add_xla_flag(value, environ)
+        else:
+            environ.setdefault(name, value)
+    return environ

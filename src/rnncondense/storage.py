@@ -24,6 +24,7 @@ import numpy as np
 import safetensors.numpy
 import tomli_w
 
+from rnncondense import layout
 from rnncondense.errors import FileFormatError, RunDirError
 from rnncondense.rnn import Params
 
@@ -352,13 +353,6 @@ def load_params(path: str | Path) -> tuple[Params, dict]:
 
 # ------------------------------------------------------------------------------ run directories
 
-CONFIG_FILE = "config.toml"
-PARAMS_FILE = "params.safetensors"
-CHECKPOINT_FILE = "checkpoint.safetensors"
-METRICS_FILE = "metrics.json"
-HISTORY_FILE = "history.csv"
-FIGURES_DIR = "figures"
-
 
 def prepare_new_run_dir(path: str | Path) -> Path:
     """A directory for a new run: it must not exist or be empty, so nothing is overwritten."""
@@ -368,7 +362,7 @@ def prepare_new_run_dir(path: str | Path) -> Path:
     if holds_nothing(path):  # a run killed before its first file: start it again
         remove_stale_temporaries(path)
     if path.is_dir() and any(path.iterdir()):
-        if (path / CONFIG_FILE).exists():
+        if (path / layout.CONFIG_FILE).exists():
             raise RunDirError(f"--out '{path}' already holds a run; continue it with --resume or choose another directory")
         raise RunDirError(f"--out '{path}' is not empty; choose a new or empty directory")
     return path
@@ -379,10 +373,10 @@ def require_run_dir(path: str | Path, *, trained: bool = True) -> Path:
     path = Path(path)
     if not path.is_dir():
         raise RunDirError(f"run directory '{path}' does not exist")
-    if not (path / CONFIG_FILE).is_file():
-        raise RunDirError(f"'{path}' is not a run directory (no {CONFIG_FILE})")
-    if trained and not (path / PARAMS_FILE).is_file():
-        raise RunDirError(f"'{path}' holds no trained network (no {PARAMS_FILE}); train it first")
+    if not (path / layout.CONFIG_FILE).is_file():
+        raise RunDirError(f"'{path}' is not a run directory (no {layout.CONFIG_FILE})")
+    if trained and not (path / layout.PARAMS_FILE).is_file():
+        raise RunDirError(f"'{path}' holds no trained network (no {layout.PARAMS_FILE}); train it first")
     return path
 
 

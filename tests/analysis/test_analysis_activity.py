@@ -8,16 +8,11 @@ import pytest
 import xarray as xr
 from conftest import random_network, synthetic_activity
 
-from rnncondense.analysis.activity import (
-    condition_activity,
-    read_activity,
-    task_signature,
-    time_normalized,
-    write_activity,
-)
+from rnncondense.analysis.activity import condition_activity, task_signature, time_normalized
 from rnncondense.analysis.behavior import produced_intervals_ms
 from rnncondense.errors import ConfigError, FileFormatError
 from rnncondense.rnn import simulate
+from rnncondense.runs.analyze import read_activity, write_activity
 from rnncondense.tasks import make_task
 
 

@@ -8,13 +8,14 @@ import pytest
 import xarray as xr
 from conftest import SMALL_TASK, random_network
 
-from rnncondense import storage
+from rnncondense import layout, storage
 from rnncondense.analysis.activity import time_normalized
 from rnncondense.analysis.pca import pca
 from rnncondense.analysis.ramps import classify_ramps
 from rnncondense.analysis.scaling import scaling_index
 from rnncondense.analysis.similarity import similarity
-from rnncondense.analysis.summary import OBJECT_KEYS, analyze_run, json_metrics, solution_metrics
+from rnncondense.analysis.summary import solution_metrics
+from rnncondense.runs.analyze import analyze_run
 from rnncondense.config import config_from_dict, config_to_dict
 from rnncondense.errors import ConfigError, RunDirError
 
@@ -24,32 +25,31 @@ SCALARS = ("pcs_90", "participation_ratio", "scaling_index", "ramp_fraction")
 def test_solution_metrics_agree_with_the_parts(small_config):
     params = random_network(3, 24)
     metrics = solution_metrics(params, small_config, k=2)
-    trajectories = time_normalized(metrics["activity"])
-    np.testing.assert_array_equal(metrics["trajectories"].values, trajectories.values)
+    trajectories = time_normalized(metrics.activity)
+    np.testing.assert_array_equal(metrics.trajectories.values, trajectories.values)
     reference = pca(trajectories.values)
-    assert metrics["pcs_90"] == reference.pcs_90
-    assert metrics["participation_ratio"] == pytest.approx(reference.participation_ratio)
-    assert metrics["scaling_index"] == pytest.approx(scaling_index(trajectories.values).population)
-    assert metrics["ramp_fraction"] == pytest.approx(classify_ramps(trajectories.values).fraction)
-    assert len(metrics["scaling_index_pcs"]) == 2 and metrics["pc_scores"].shape == (3, 50, 2)
+    assert metrics.numbers["pcs_90"] == reference.pcs_90
+    assert metrics.numbers["participation_ratio"] == pytest.approx(reference.participation_ratio)
+    assert metrics.numbers["scaling_index"] == pytest.approx(scaling_index(trajectories.values).population)
+    assert metrics.numbers["ramp_fraction"] == pytest.approx(classify_ramps(trajectories.values).fraction)
+    assert len(metrics.numbers["scaling_index_pcs"]) == 2 and metrics.pc_scores.shape == (3, 50, 2)
     radius = float(np.abs(np.linalg.eigvals(np.asarray(params.W_rec))).max())
-    assert metrics["spectral_radius"] == pytest.approx(radius, rel=1e-6)
-    summary = json_metrics(metrics)
-    assert not set(OBJECT_KEYS) & set(summary)
+    assert metrics.numbers["spectral_radius"] == pytest.approx(radius, rel=1e-6)
+    summary = metrics.numbers
     json.dumps(summary, allow_nan=True)  # JSON-ready
     for name in SCALARS:
         assert isinstance(summary[name], (int, float))
     # the trajectories feed similarity directly
-    assert similarity(metrics["trajectories"], metrics["activity"], k=2).procrustes == pytest.approx(1.0, abs=1e-9)
+    assert similarity(metrics.trajectories, metrics.activity, k=2).procrustes == pytest.approx(1.0, abs=1e-9)
 
 
 def test_same_key_same_numbers(small_config):
     params = random_network(4, 24)
     key = jax.random.PRNGKey(7)
-    first = json_metrics(solution_metrics(params, small_config, key=key))
-    second = json_metrics(solution_metrics(params, small_config, key=key))
+    first = solution_metrics(params, small_config, key=key).numbers
+    second = solution_metrics(params, small_config, key=key).numbers
     assert first == second and first["settings"]["noise"] == "recurrent+cue"
-    assert json_metrics(solution_metrics(params, small_config, key=jax.random.PRNGKey(8))) != first
+    assert solution_metrics(params, small_config, key=jax.random.PRNGKey(8)).numbers != first
     message = r"^k = 25 is not allowed: it must be an integer in \[1, 24\] \(the number of units\)$"
     with pytest.raises(ConfigError, match=message):
         solution_metrics(params, small_config, k=25)
@@ -58,9 +58,9 @@ def test_same_key_same_numbers(small_config):
 def _run_dir(root, *, trained=True, n_units=16):
     config = config_from_dict({"task": SMALL_TASK, "model": {"n_units": n_units}})
     root.mkdir(parents=True)
-    storage.write_toml(root / storage.CONFIG_FILE, config_to_dict(config))
+    storage.write_toml(root / layout.CONFIG_FILE, config_to_dict(config))
     if trained:
-        storage.save_params(root / storage.PARAMS_FILE, random_network(5, n_units))
+        storage.save_params(root / layout.PARAMS_FILE, random_network(5, n_units))
     return root
 
 

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from rnncondense.circuits import CIRCUITS, CircuitConfig, describe_parameters, make_config, run_circuit
+from rnncondense.circuits import CIRCUITS, CircuitConfig, describe_parameters, make_config
+from rnncondense.runs.circuits import run_circuit
 from rnncondense.circuits._config import config_from_overrides
 from rnncondense.errors import ConfigError, RunDirError
 

@@ -4,14 +4,14 @@ import jax
 import numpy as np
 import pytest
 
-from rnncondense import storage
+from rnncondense import layout, storage
 from rnncondense.condense.config import condense_config
 from rnncondense.condense.preserve import alignment_reference, best_rotation, procrustes_to_reference
-from rnncondense.condense.run import RESULT_FILE, SUMMARY_FILE, completed_steps, condense_run, load_step
+from rnncondense.runs.condense import completed_steps, condense_run, load_step
 from rnncondense.errors import ConfigError, RunDirError
 from rnncondense.rnn import simulate
 from rnncondense.tasks import make_task
-from rnncondense.train.run import load_run
+from rnncondense.runs.train import load_run
 
 
 def _settings(**fields):
@@ -27,7 +27,7 @@ def test_one_shot_merges_until_the_task_fails(tiny_run, tmp_path):
     assert all(r["success"] for r in records[:-1]) and not records[-1]["success"]
     assert result.reason == f"the task failed after {len(records) - 1} merges ({records[-1]['n_units']} units)"
     assert records[-1]["scaling_index"] is not None  # solution type measured where it failed
-    rows = list(storage.read_rows(tmp_path / "c" / SUMMARY_FILE))
+    rows = list(storage.read_rows(tmp_path / "c" / layout.CONDENSE_SUMMARY_FILE))
     assert len(rows) == len(records)
     merged = [tuple(m) for r in records[1:] for m in r["merged"]]
     assert len({m[0] for m in merged}) == len(merged)  # each original unit removed once
@@ -87,8 +87,8 @@ def test_interrupted_condensation_resumes_to_the_same_result(tiny_run, tmp_path)
         b, _ = load_step(tmp_path / "cut", step)
         for x, y in zip(a.params, b.params):
             np.testing.assert_array_equal(x, y)
-    assert storage.read_json(tmp_path / "cut" / RESULT_FILE)["reason"] == full.reason
-    with pytest.raises(RunDirError, match="different settings"):
+    assert storage.read_json(tmp_path / "cut" / layout.CONDENSE_RESULT_FILE)["reason"] == full.reason
+    with pytest.raises(RunDirError, match=r"differs in settings.pairs_per_step \(2 there, 3 here\)"):
         condense_run(tiny_run, tmp_path / "cut", _settings(method="iterative", pairs_per_step=3, target_units=18),
                      resume=True)
 

@@ -14,7 +14,7 @@ import pytest
 import safetensors.numpy
 from typer.testing import CliRunner
 
-from rnncondense import storage
+from rnncondense import layout, storage
 from rnncondense.cli import app
 
 runner = CliRunner()
@@ -58,48 +58,48 @@ def _damage(path: Path, how: str) -> None:
 
 @pytest.mark.parametrize("how", ["flipped byte", "truncated", "empty", "pickle", "random bytes"])
 def test_damaged_weights_are_refused_by_every_reader(run, how):
-    _damage(run / storage.PARAMS_FILE, how)
+    _damage(run / layout.PARAMS_FILE, how)
     before = _snapshot(run)
     for command in (["evaluate", run], ["plot", run], ["analyze", run]):
-        _refused(command, str(run / storage.PARAMS_FILE))
-    _refused(["condense", run, "--out", run.parent / "condensed"], str(run / storage.PARAMS_FILE))
+        _refused(command, str(run / layout.PARAMS_FILE))
+    _refused(["condense", run, "--out", run.parent / "condensed"], str(run / layout.PARAMS_FILE))
     assert _snapshot(run) == before and not (run.parent / "condensed" / "steps").exists()
 
 
 @pytest.mark.parametrize("how", ["flipped byte", "truncated", "pickle"])
 def test_damaged_checkpoint_is_refused_on_resume(run, how):
-    _damage(run / storage.CHECKPOINT_FILE, how)
+    _damage(run / layout.CHECKPOINT_FILE, how)
     before = _snapshot(run)
-    _refused(["train", run / storage.CONFIG_FILE, "--out", run, "--resume"], str(run / storage.CHECKPOINT_FILE))
+    _refused(["train", run / layout.CONFIG_FILE, "--out", run, "--resume"], str(run / layout.CHECKPOINT_FILE))
     assert _snapshot(run) == before
 
 
 def test_weights_of_the_wrong_shape_are_refused(run):
-    tensors, meta = storage.load_tensors(run / storage.PARAMS_FILE, kind="params")
-    storage.save_tensors(run / storage.PARAMS_FILE, {**tensors, "W_rec": tensors["W_rec"][:, :-1]}, kind="params", meta=meta)
-    _refused(["evaluate", run], str(run / storage.PARAMS_FILE), "W_rec", "shape")
+    tensors, meta = storage.load_tensors(run / layout.PARAMS_FILE, kind="params")
+    storage.save_tensors(run / layout.PARAMS_FILE, {**tensors, "W_rec": tensors["W_rec"][:, :-1]}, kind="params", meta=meta)
+    _refused(["evaluate", run], str(run / layout.PARAMS_FILE), "W_rec", "shape")
     # well-formed, but a network of another size than the run's config says
     bigger = {name: np.pad(t, [(0, 1)] * t.ndim) if name in ("W_rec", "b", "x0") else t for name, t in tensors.items()}
     bigger["W_in"] = np.pad(tensors["W_in"], [(0, 1), (0, 0)])
     bigger["W_out"] = np.pad(tensors["W_out"], [(0, 0), (0, 1)])
-    storage.save_tensors(run / storage.PARAMS_FILE, bigger, kind="params", meta=meta)
-    _refused(["evaluate", run], str(run / storage.PARAMS_FILE), "does not match")
+    storage.save_tensors(run / layout.PARAMS_FILE, bigger, kind="params", meta=meta)
+    _refused(["evaluate", run], str(run / layout.PARAMS_FILE), "does not match")
 
 
 def test_weights_written_by_another_program_are_refused(run):
-    tensors, _ = storage.load_tensors(run / storage.PARAMS_FILE, kind="params")
-    (run / storage.PARAMS_FILE).write_bytes(safetensors.numpy.save(tensors))  # valid safetensors, no metadata of ours
-    _refused(["evaluate", run], str(run / storage.PARAMS_FILE), "another program")
-    storage.save_tensors(run / storage.PARAMS_FILE, tensors, kind="checkpoint")  # ours, but another kind of file
-    _refused(["evaluate", run], str(run / storage.PARAMS_FILE), "expected 'params'")
+    tensors, _ = storage.load_tensors(run / layout.PARAMS_FILE, kind="params")
+    (run / layout.PARAMS_FILE).write_bytes(safetensors.numpy.save(tensors))  # valid safetensors, no metadata of ours
+    _refused(["evaluate", run], str(run / layout.PARAMS_FILE), "another program")
+    storage.save_tensors(run / layout.PARAMS_FILE, tensors, kind="checkpoint")  # ours, but another kind of file
+    _refused(["evaluate", run], str(run / layout.PARAMS_FILE), "expected 'params'")
 
 
 def test_weights_holding_nan_are_refused(run):
-    tensors, meta = storage.load_tensors(run / storage.PARAMS_FILE, kind="params")
+    tensors, meta = storage.load_tensors(run / layout.PARAMS_FILE, kind="params")
     tensors["W_rec"] = tensors["W_rec"].copy()
     tensors["W_rec"][2, 3] = np.nan
-    storage.save_tensors(run / storage.PARAMS_FILE, tensors, kind="params", meta=meta)  # a valid checksum over NaN
-    _refused(["evaluate", run], str(run / storage.PARAMS_FILE), "NaN or inf")
+    storage.save_tensors(run / layout.PARAMS_FILE, tensors, kind="params", meta=meta)  # a valid checksum over NaN
+    _refused(["evaluate", run], str(run / layout.PARAMS_FILE), "NaN or inf")
 
 
 @pytest.mark.parametrize("text", ['{"validation": {"mse": NaN}, "training": {}}', '{"mse": Infinity}',
@@ -107,8 +107,8 @@ def test_weights_holding_nan_are_refused(run):
 def test_a_metrics_file_with_nan_or_damage_is_refused_by_the_report(run, tmp_path, text):
     study = tmp_path / "study"
     shutil.copytree(run, study / "base")
-    (study / "base" / storage.METRICS_FILE).write_text(text, encoding="latin-1")
-    _refused(["report", study], str(study / "base" / storage.METRICS_FILE))
+    (study / "base" / layout.METRICS_FILE).write_text(text, encoding="latin-1")
+    _refused(["report", study], str(study / "base" / layout.METRICS_FILE))
     assert not (study / "report.html").exists()
 
 

@@ -31,12 +31,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnncondense import storage
-from rnncondense.condense.run import RESULT_FILE, SETTINGS_FILE, STEPS_DIR, completed_steps, load_step
+from rnncondense import layout, storage
+from rnncondense.runs.condense import completed_steps, load_step
 from rnncondense.config import load_config
 from rnncondense.sweep import make_spec
-from rnncondense.sweep.network import read_result
-from rnncondense.sweep.spec import NETWORKS_DIR, SWEEP_FILE
+from rnncondense.runs.sweep_network import read_result
+
 
 pytestmark = pytest.mark.slow
 
@@ -271,12 +271,12 @@ class TrainChain(Chain):
 
     def compare(self, out, reference):
         for run in (out, reference):
-            assert (run / storage.METRICS_FILE).is_file() and not list(run.glob(".*.tmp"))
-        a, _ = storage.load_tensors(out / storage.PARAMS_FILE, kind="params")
-        b, _ = storage.load_tensors(reference / storage.PARAMS_FILE, kind="params")
+            assert (run / layout.METRICS_FILE).is_file() and not list(run.glob(".*.tmp"))
+        a, _ = storage.load_tensors(out / layout.PARAMS_FILE, kind="params")
+        b, _ = storage.load_tensors(reference / layout.PARAMS_FILE, kind="params")
         assert _same_tensors(a, b), "the interrupted run ended with other parameters"
-        assert _rows_without_timing(out / storage.HISTORY_FILE) == _rows_without_timing(reference / storage.HISTORY_FILE)
-        assert storage.read_json(out / storage.METRICS_FILE)["validation"] == storage.read_json(reference / storage.METRICS_FILE)["validation"]
+        assert _rows_without_timing(out / layout.HISTORY_FILE) == _rows_without_timing(reference / layout.HISTORY_FILE)
+        assert storage.read_json(out / layout.METRICS_FILE)["validation"] == storage.read_json(reference / layout.METRICS_FILE)["validation"]
 
 
 def check_run_dir(run: Path, config) -> object | None:
@@ -284,24 +284,24 @@ def check_run_dir(run: Path, config) -> object | None:
     loads (config, checkpoint, params, metrics, history). Returns the checkpoint's state, if any."""
     from rnncondense.tasks import make_task
     from rnncondense.train.loop import initial_state
-    from rnncondense.train.run import RunKeys, init_network, load_checkpoint, make_trainer
+    from rnncondense.runs.train import RunKeys, init_network, load_checkpoint, make_trainer
 
     if not run.exists() or storage.holds_nothing(run):
         return None
-    assert (run / storage.CONFIG_FILE).is_file(), f"{run} holds {sorted(p.name for p in run.iterdir())} but no config"
-    assert load_config(run / storage.CONFIG_FILE) == config
+    assert (run / layout.CONFIG_FILE).is_file(), f"{run} holds {sorted(p.name for p in run.iterdir())} but no config"
+    assert load_config(run / layout.CONFIG_FILE) == config
     state = None
-    if (run / storage.CHECKPOINT_FILE).exists():
+    if (run / layout.CHECKPOINT_FILE).exists():
         task = make_task(config.task)
         trainer = make_trainer(config, task)
         template = initial_state(init_network(config, RunKeys.from_seed(config.train.seed).init, task), trainer)
         state = load_checkpoint(run, config, trainer, template)
-    if (run / storage.PARAMS_FILE).exists():
-        storage.load_params(run / storage.PARAMS_FILE)
-    if (run / storage.METRICS_FILE).exists():
-        storage.read_json(run / storage.METRICS_FILE)
-    if (run / storage.HISTORY_FILE).exists():
-        storage.read_rows(run / storage.HISTORY_FILE, required=("iteration", "loss"))
+    if (run / layout.PARAMS_FILE).exists():
+        storage.load_params(run / layout.PARAMS_FILE)
+    if (run / layout.METRICS_FILE).exists():
+        storage.read_json(run / layout.METRICS_FILE)
+    if (run / layout.HISTORY_FILE).exists():
+        storage.read_rows(run / layout.HISTORY_FILE, required=("iteration", "loss"))
     return state
 
 
@@ -319,17 +319,17 @@ class CondenseChain(Chain):
         if not out.exists() or storage.holds_nothing(out):
             assert not finished_before
             return {}
-        storage.read_json(out / SETTINGS_FILE)
+        storage.read_json(out / layout.CONDENSE_SETTINGS_FILE)
         steps = completed_steps(out)
         finished = {}
         for step in steps:  # every complete step loads, and its files are final
             load_step(out, step)
-            directory = out / STEPS_DIR / f"step_{step:03d}"
+            directory = out / layout.STEPS_DIR / f"step_{step:03d}"
             finished[step] = tuple(_sha(p) for p in sorted(directory.iterdir()) if not storage.is_temporary(p))
         for step, fingerprint in finished_before.items():
             assert finished.get(step) == fingerprint, f"step {step}, complete before the kill, changed"
-        if (out / RESULT_FILE).exists():
-            storage.read_json(out / RESULT_FILE)
+        if (out / layout.CONDENSE_RESULT_FILE).exists():
+            storage.read_json(out / layout.CONDENSE_RESULT_FILE)
         return finished
 
     def compare(self, out, reference):
@@ -339,7 +339,7 @@ class CondenseChain(Chain):
             (state_a, record_a), (state_b, record_b) = load_step(out, step), load_step(reference, step)
             assert all(np.array_equal(a, b) for a, b in zip(state_a.params, state_b.params)), f"step {step} differs"
             assert np.array_equal(state_a.unit_ids, state_b.unit_ids) and _same_record(record_a, record_b)
-        assert storage.read_json(out / RESULT_FILE)["reason"] == storage.read_json(reference / RESULT_FILE)["reason"]
+        assert storage.read_json(out / layout.CONDENSE_RESULT_FILE)["reason"] == storage.read_json(reference / layout.CONDENSE_RESULT_FILE)["reason"]
         assert _rows_without_timing(out / "summary.csv") == _rows_without_timing(reference / "summary.csv")
 
 
@@ -359,14 +359,14 @@ class SweepChain(Chain):
         if not out.exists() or storage.holds_nothing(out):
             assert not finished_before
             return {}
-        if (out / SWEEP_FILE).exists():
-            storage.read_json(out / SWEEP_FILE)
+        if (out / layout.SWEEP_FILE).exists():
+            storage.read_json(out / layout.SWEEP_FILE)
         finished = {}
         for job in self.jobs:
-            run = out / NETWORKS_DIR / job.name
+            run = out / layout.NETWORKS_DIR / job.name
             result = read_result(run, job)  # parses and is this network's, or is absent
             if result is not None:
-                finished[job.name] = (_sha(run / "result.json"), _sha(run / storage.PARAMS_FILE))
+                finished[job.name] = (_sha(run / "result.json"), _sha(run / layout.PARAMS_FILE))
             else:
                 check_run_dir(run, job.config)
         for name, fingerprint in finished_before.items():
@@ -376,8 +376,8 @@ class SweepChain(Chain):
     def compare(self, out, reference):
         assert _rows_without_timing(out / "results.csv") == _rows_without_timing(reference / "results.csv")
         for job in self.jobs:
-            a, _ = storage.load_tensors(out / NETWORKS_DIR / job.name / storage.PARAMS_FILE, kind="params")
-            b, _ = storage.load_tensors(reference / NETWORKS_DIR / job.name / storage.PARAMS_FILE, kind="params")
+            a, _ = storage.load_tensors(out / layout.NETWORKS_DIR / job.name / layout.PARAMS_FILE, kind="params")
+            b, _ = storage.load_tensors(reference / layout.NETWORKS_DIR / job.name / layout.PARAMS_FILE, kind="params")
             assert _same_tensors(a, b), f"network {job.name} ended with other parameters"
 
 

@@ -10,11 +10,12 @@ import pytest
 from rnncondense import storage
 from rnncondense.config import config_from_dict
 from rnncondense.errors import ConfigError, RunDirError
-from rnncondense.sweep import Axis, make_spec, parse_axis, parse_sizes, run_sweep
-from rnncondense.sweep.network import limit_threads
-from rnncondense.sweep.run import _Durations
-from rnncondense.sweep.spec import check_sweep_dir, write_sweep_file
-from rnncondense.sweep.table import result_row, rows_to_dataset, size_summary, write_tables
+from rnncondense.runs.sweep import run_sweep
+from rnncondense.sweep import Axis, make_spec, parse_axis, parse_sizes
+from rnncondense.runtime import limit_threads
+from rnncondense.runs.sweep import _Durations
+from rnncondense.runs.sweep import check_sweep_dir, write_sweep_file
+from rnncondense.runs.sweep_table import result_row, rows_to_dataset, size_summary, write_tables
 
 
 @pytest.fixture(scope="module")
@@ -135,13 +136,13 @@ def test_sweep_dir_is_new_empty_or_the_same_sweep(config, tmp_path):
     write_sweep_file(tmp_path / "sweep", spec)
     assert check_sweep_dir(tmp_path / "sweep", make_spec(config.model_copy(update={"model": config.model.model_copy(update={"n_units": 77})}), sizes=[5], seeds=1))
     other = config_from_dict({"task": {"intervals_ms": [500.0, 900.0]}, "model": {"g": 1.5}, "train": {"max_iters": 3, "stop_on_success": False}})
-    with pytest.raises(RunDirError, match=r"config field model.g = 1.0 there, 1.5 now"):
+    with pytest.raises(RunDirError, match=r"holds a sweep that differs in config.model.g \(1.0 there, 1.5 here\)"):
         check_sweep_dir(tmp_path / "sweep", make_spec(other, sizes=[5], seeds=1))
     nested = config_from_dict({"task": {"intervals_ms": [500.0, 900.0]},
                                "train": {"max_iters": 3, "stop_on_success": False, "hf": {"cg_max_iters": 99}}})
-    with pytest.raises(RunDirError, match=r"config field train.hf.cg_max_iters = 250 there, 99 now"):
+    with pytest.raises(RunDirError, match=r"differs in config.train.hf.cg_max_iters \(250 there, 99 here\)"):
         check_sweep_dir(tmp_path / "sweep", make_spec(nested, sizes=[5], seeds=1))
-    with pytest.raises(RunDirError, match=r"axis \(--axis\) null there"):
+    with pytest.raises(RunDirError, match=r"differs in axis \(None there"):
         check_sweep_dir(tmp_path / "sweep", make_spec(config, sizes=[5], seeds=1, axis=parse_axis("model.g=1,2")))
 
 

@@ -9,13 +9,15 @@ import time
 import numpy as np
 import pytest
 
-from rnncondense import storage
+from rnncondense import layout, storage
 from rnncondense.config import config_from_dict
 from rnncondense.errors import ConfigError, RunDirError
-from rnncondense.sweep import connect, local_cluster, make_spec, read_table, run_sweep
-from rnncondense.sweep.network import THREAD_ENV
-from rnncondense.sweep.spec import NETWORKS_DIR
-from rnncondense.train.run import train_run
+from rnncondense.runs.sweep import run_sweep
+from rnncondense.runs.sweep_table import read_table
+from rnncondense.sweep import connect, local_cluster, make_spec
+from rnncondense.runtime import THREAD_ENV
+
+from rnncondense.runs.train import train_run
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +45,7 @@ def tiny_sweep_config(**train):
 
 
 def _training_rows(run_dir):
-    path = run_dir / storage.HISTORY_FILE
+    path = run_dir / layout.HISTORY_FILE
     return len(list(storage.read_rows(path))) if path.is_file() else 0
 
 
@@ -57,9 +59,9 @@ def killed_sweep(tmp_path_factory):
         state["progress"].append(progress)
         if state["killed"] is not None or progress.done < 1:
             return
-        networks = out / NETWORKS_DIR
+        networks = out / layout.NETWORKS_DIR
         for run_dir in sorted(networks.iterdir()):
-            mid_training = (run_dir / storage.CHECKPOINT_FILE).is_file() and 0 < _training_rows(run_dir) < MAX_ITERS - 10
+            mid_training = (run_dir / layout.CHECKPOINT_FILE).is_file() and 0 < _training_rows(run_dir) < MAX_ITERS - 10
             if (run_dir / "result.json").exists() or not mid_training:
                 continue
             pid = json.loads((run_dir / "attempt.json").read_text())["pid"]
@@ -85,7 +87,7 @@ def test_a_worker_was_killed_while_it_trained_a_network(killed_sweep):
 
 def test_the_killed_network_was_retried_and_finished(killed_sweep):
     out, _, state = killed_sweep
-    result = storage.read_json(out / NETWORKS_DIR / state["killed"] / "result.json")
+    result = storage.read_json(out / layout.NETWORKS_DIR / state["killed"] / "result.json")
     assert result["status"] == "done"
     assert result["attempt"] == 2 and result["resumed"] is True
     assert result["worker"]["pid"] != state["pid"]
@@ -96,7 +98,7 @@ def test_results_finished_before_the_kill_are_kept_untouched(killed_sweep):
     out, _, state = killed_sweep
     assert state["finished_before"], "no network had finished before the kill"
     for name, mtime_ns in state["finished_before"].items():
-        path = out / NETWORKS_DIR / name / "result.json"
+        path = out / layout.NETWORKS_DIR / name / "result.json"
         assert path.stat().st_mtime_ns == mtime_ns
         assert storage.read_json(path)["attempt"] == 1
 
@@ -105,7 +107,7 @@ def test_the_retried_network_equals_an_uninterrupted_run(killed_sweep, tmp_path)
     out, _, state = killed_sweep
     job = next(job for job in make_spec(tiny_sweep_config(), sizes=SIZES, seeds=SEEDS).jobs if job.name == state["killed"])
     fresh = train_run(job.config, tmp_path / "fresh")
-    swept, _ = storage.load_params(out / NETWORKS_DIR / job.name / storage.PARAMS_FILE)
+    swept, _ = storage.load_params(out / layout.NETWORKS_DIR / job.name / layout.PARAMS_FILE)
     for a, b in zip(fresh.params, swept):  # the worker runs XLA single-threaded: allow summation-order noise
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
 
@@ -129,8 +131,8 @@ def test_the_table_has_exactly_one_row_per_size_and_seed(killed_sweep):
 
 def test_every_network_is_a_normal_run_directory(killed_sweep):
     out, _, _ = killed_sweep
-    for run_dir in sorted((out / NETWORKS_DIR).iterdir()):
-        for name in (storage.CONFIG_FILE, storage.PARAMS_FILE, storage.METRICS_FILE, storage.HISTORY_FILE, "analysis/activity.nc",
+    for run_dir in sorted((out / layout.NETWORKS_DIR).iterdir()):
+        for name in (layout.CONFIG_FILE, layout.PARAMS_FILE, layout.METRICS_FILE, layout.HISTORY_FILE, "analysis/activity.nc",
                      "analysis/metrics.json", "result.json"):
             assert (run_dir / name).is_file(), f"{run_dir.name}: no {name}"
         result = storage.read_json(run_dir / "result.json")
@@ -162,8 +164,8 @@ def test_figures_are_written(killed_sweep):
 
 def test_rerun_skips_finished_networks(killed_sweep):
     out, _, _ = killed_sweep
-    networks = sorted((out / NETWORKS_DIR).iterdir())
-    watched = [d / name for d in networks for name in ("result.json", "attempt.json", storage.PARAMS_FILE, storage.CHECKPOINT_FILE)]
+    networks = sorted((out / layout.NETWORKS_DIR).iterdir())
+    watched = [d / name for d in networks for name in ("result.json", "attempt.json", layout.PARAMS_FILE, layout.CHECKPOINT_FILE)]
     watched.append(out / "sweep.json")
     before = {path: path.stat().st_mtime_ns for path in watched}
     seen = []
@@ -176,11 +178,11 @@ def test_rerun_skips_finished_networks(killed_sweep):
 
 def test_rerun_with_other_arguments_is_refused(killed_sweep):
     out, _, _ = killed_sweep
-    with pytest.raises(RunDirError, match=r"holds a different sweep \(sizes \(--sizes\) \[4, 6\] there, \[4, 8\] now\)"):
+    with pytest.raises(RunDirError, match=r"holds a sweep that differs in sizes \(\[4, 6\] there, \[4, 8\] here\)"):
         run_sweep(tiny_sweep_config(), sizes=[4, 8], seeds=SEEDS, out=out)
-    with pytest.raises(RunDirError, match=r"seeds \(--seeds\) 2 there, 3 now"):
+    with pytest.raises(RunDirError, match=r"differs in seeds \(2 there, 3 here\)"):
         run_sweep(tiny_sweep_config(), sizes=SIZES, seeds=3, out=out)
-    with pytest.raises(RunDirError, match=r"config field train.max_iters = 60 there, 61 now"):
+    with pytest.raises(RunDirError, match=r"differs in config.train.max_iters \(60 there, 61 here\)"):
         run_sweep(tiny_sweep_config(max_iters=61), sizes=SIZES, seeds=SEEDS, out=out)
 
 
@@ -203,4 +205,4 @@ def test_an_existing_cluster_is_used_through_its_scheduler_address(tmp_path):
     assert env["OPENBLAS_NUM_THREADS"] == "1" and env["OMP_NUM_THREADS"] == "1"
     assert threads == 1
     assert result.trained == 1 and result.failed == {}
-    assert storage.read_json(tmp_path / "out" / NETWORKS_DIR / "n003_s0" / "result.json")["solution"]["n_units"] == 3
+    assert storage.read_json(tmp_path / "out" / layout.NETWORKS_DIR / "n003_s0" / "result.json")["solution"]["n_units"] == 3

@@ -30,7 +30,6 @@ crossing inside the window, its target interval is used instead, and the coordin
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import NamedTuple
 
 import jax
@@ -40,8 +39,7 @@ import xarray as xr
 
 from rnncondense.analysis.behavior import produced_intervals_ms
 from rnncondense.config import RunConfig
-from rnncondense.errors import ConfigError, FileFormatError, UserError
-from rnncondense.storage import write_netcdf
+from rnncondense.errors import ConfigError, UserError
 from rnncondense.rnn import Params, check_finite_trajectory, simulate
 from rnncondense.tasks import make_task
 
@@ -51,8 +49,6 @@ __all__ = [
     "check_same_task",
     "condition_activity",
     "time_normalized",
-    "write_activity",
-    "read_activity",
 ]
 
 ACTIVITY_FORMAT = "rnncondense-activity-1"
@@ -270,22 +266,3 @@ def time_normalized(
         name="rate",
         attrs={**activity.attrs, "normalize_by": normalize_by},
     )
-
-
-def write_activity(activity: xr.Dataset, path: str | Path) -> Path:
-    """Write an activity Dataset as NetCDF-4 (h5netcdf engine), atomically (temp file, then rename)."""
-    return write_netcdf(path, activity)
-
-
-def read_activity(path: str | Path) -> xr.Dataset:
-    """Read an activity Dataset written by `write_activity` fully into memory."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileFormatError(f"{path}: file not found")
-    try:
-        activity = xr.load_dataset(path, engine="h5netcdf")
-    except (OSError, ValueError) as error:
-        raise FileFormatError(f"{path}: not a readable NetCDF file ({error})") from None
-    if activity.attrs.get("format") != ACTIVITY_FORMAT:
-        raise FileFormatError(f"{path}: not an rnncondense activity file")
-    return activity

@@ -18,12 +18,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
+from rnncondense.metrics import SUCCESS_REL_ERROR
 from rnncondense.rnn import Params, check_finite_trajectory, simulate, simulate_outputs
 from rnncondense.tasks.cue_set_go import CueSetGo, TrialBatch
 
-SUCCESS_REL_ERROR = 0.05
 THRESHOLD = 1.0
 
 
@@ -81,10 +82,11 @@ class BehaviorMetrics:
         )
 
 
-def masked_mse(outputs: np.ndarray, targets: np.ndarray, mask: np.ndarray) -> float:
-    squared = (np.asarray(outputs) - np.asarray(targets)) ** 2
-    weights = np.asarray(mask)[..., None]
-    return float((squared * weights).sum() / (weights.sum() * squared.shape[-1]))
+def masked_mse(outputs: jax.Array, targets: jax.Array, mask: jax.Array) -> jax.Array:
+    """sum_bt mask_bt |z_bt - y_bt|^2 / (sum_bt mask_bt * O) for outputs and targets (B, T, O):
+    the training objective and the validation `mse`."""
+    squared = jnp.sum((outputs - targets) ** 2, axis=-1)
+    return jnp.sum(mask * squared) / (jnp.sum(mask) * outputs.shape[-1])
 
 
 def behavior_metrics(
@@ -102,7 +104,7 @@ def behavior_metrics(
     rel = float((error[hit] / target[hit]).mean()) if hit.any() else float("nan")
     miss_rate = float(1.0 - hit.mean())
     return BehaviorMetrics(
-        mse=masked_mse(outputs, batch.targets, batch.mask),
+        mse=float(masked_mse(jnp.asarray(outputs), batch.targets, batch.mask)),
         intervals_ms=[float(i) for i in intervals_ms],
         produced_ms=[float(p.mean()) if p.size else float("nan") for p in per_interval],
         produced_sd_ms=[float(p.std()) if p.size else float("nan") for p in per_interval],

@@ -92,7 +92,7 @@ def similarity(
 
     Args:
         a, b: activity Datasets from `condition_activity`, or their `time_normalized` DataArrays
-            (for instance `solution_metrics(...)["trajectories"]`), of networks of any sizes.
+            (for instance `solution_metrics(...).trajectories`), of networks of any sizes.
         k: PCs kept per network, 1 <= k <= the smaller network's number of units.
         n_phase: phase grid for Datasets (DataArrays keep their own grid).
     Raises:

@@ -14,17 +14,16 @@ import types
 import typing
 from typing import Any, Literal, Mapping, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from rnncondense.errors import ConfigError, shown
+from rnncondense.validation import Strict, format_validation_error
 
 __all__ = ["CircuitConfig", "config_from_overrides", "describe_parameters"]
 
 
-class CircuitConfig(BaseModel):
+class CircuitConfig(Strict):
     """Base of every circuit config: frozen, strict, unknown fields rejected."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
 ConfigT = TypeVar("ConfigT", bound=CircuitConfig)
@@ -99,19 +98,6 @@ def _parse(text: str, annotation: Any, circuit: str, field: str) -> Any:
     return text
 
 
-def _format_error(error: ValidationError, circuit: str, values: Mapping[str, Any]) -> str:
-    first = error.errors(include_url=False)[0]
-    loc = tuple(first["loc"])
-    message = first["msg"]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, ") :]
-    if not loc:  # a whole-config check: its message names the fields itself
-        return f"circuit '{circuit}': {message}"
-    field = str(loc[0])
-    value = values.get(field, first.get("input"))
-    return f"circuit '{circuit}': {field} = {shown(value)} is not allowed: {message}"
-
-
 def config_from_overrides(
     config_cls: type[ConfigT], overrides: Mapping[str, Any] | None, *, circuit: str
 ) -> ConfigT:
@@ -129,7 +115,7 @@ def config_from_overrides(
     try:
         return config_cls.model_validate(values)
     except ValidationError as error:
-        raise ConfigError(_format_error(error, circuit, values)) from None
+        raise ConfigError(format_validation_error(error, f"circuit '{circuit}'", config_cls)) from None
 
 
 def describe_parameters(config_cls: type[CircuitConfig]) -> dict[str, dict[str, Any]]:

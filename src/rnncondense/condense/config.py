@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
-from rnncondense.config import format_validation_error
 from rnncondense.errors import ConfigError
+from rnncondense.validation import Strict, format_validation_error
 
 Method = Literal["one-shot", "iterative", "preserving", "canonical"]
-METHODS: tuple[str, ...] = ("one-shot", "iterative", "preserving", "canonical")
 
 
-class CondenseConfig(BaseModel):
+class CondenseConfig(Strict):
     """How to condense a trained network; defaults follow the seed study where it had one."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
     method: Method = "iterative"
     similarity: Literal["pca", "correlation", "cosine"] = "pca"  # which units are alike

@@ -63,7 +63,7 @@ def merge_units(
     *,
     operator: Operator,
     alive: np.ndarray | None = None,
-    ridge: float = 1e-3,
+    ridge: float = 1e-4,
 ) -> tuple[Params, np.ndarray]:
     """Merge each (removed, kept) pair at once; returns the new params and alive mask.
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from rnncondense.rnn import Params, simulate
 from rnncondense.tasks.cue_set_go import CueSetGo, TrialBatch
-from rnncondense.train.loss import masked_mse
+from rnncondense.analysis.behavior import masked_mse
 from rnncondense.train.trainers import Objective, trial_slice
 
 N_PHASE = 50

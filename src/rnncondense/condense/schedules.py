@@ -26,7 +26,7 @@ from scipy.spatial.distance import squareform
 
 from rnncondense.analysis.behavior import BehaviorMetrics, evaluate
 from rnncondense.analysis.similarity import similarity
-from rnncondense.analysis.summary import json_metrics, solution_metrics
+from rnncondense.analysis.summary import solution_metrics
 from rnncondense.condense.config import CondenseConfig
 from rnncondense.condense.merge import compact, merge_units
 from rnncondense.condense.pairing import greedy_pairs, unit_distances
@@ -85,7 +85,7 @@ class Context:
             p, task, alpha=run.alpha, sigma_rec=run.model.sigma_rec, key=k_eval,
             repeats=run.train.val_noise_repeats, batch=batch,
         )
-        trajectories = solution_metrics(original, run, k=settings.k)["trajectories"]
+        trajectories = solution_metrics(original, run, k=settings.k).trajectories
         return cls(run, settings, task, jax.random.PRNGKey(settings.seed), original, trajectories, evaluator)
 
     def step_key(self, step: int) -> jax.Array:
@@ -95,7 +95,7 @@ class Context:
 # ------------------------------------------------------------------------------ measurements
 
 
-def unit_responses(params: Params, context: Context) -> np.ndarray:
+def recorded_responses(params: Params, context: Context) -> np.ndarray:
     """(samples, N) noise-free rates of one trial per interval, over the whole trial."""
     batch = context.task.condition_batch()
     rates = simulate(params, batch.inputs, alpha=context.run.alpha).rates
@@ -126,9 +126,9 @@ def measure_solution(state: State, context: Context) -> dict:
     """Solution-type metrics of the network and its similarity to the original."""
     alive = None if state.alive.all() else state.alive
     metrics = solution_metrics(state.params, context.run, k=min(context.settings.k, state.n_units), alive=alive)
-    record = {key: json_metrics(metrics)[key] for key in SOLUTION_KEYS}
+    record = {key: metrics.numbers[key] for key in SOLUTION_KEYS}
     k = min(context.settings.k, state.n_units, context.original_trajectories.sizes["unit"])
-    sim = similarity(context.original_trajectories, metrics["trajectories"], k=k)
+    sim = similarity(context.original_trajectories, metrics.trajectories, k=k)
     return {**record, "similarity_procrustes": sim.procrustes, "similarity_cca": sim.cca}
 
 
@@ -182,7 +182,7 @@ def one_shot(state: State, context: Context, on_step: OnStep) -> str:
             return "stopped with 2 units left"
         started = time.perf_counter()
         key = context.step_key(state.step + 1)
-        responses = unit_responses(state.params, context)
+        responses = recorded_responses(state.params, context)
         distance = unit_distances(responses, similarity=settings.similarity, k=min(settings.k, state.n_units))
         (pair,) = greedy_pairs(distance, 1, variance=responses.var(axis=0), alive=state.alive)
         params, alive = merge_units(
@@ -226,7 +226,7 @@ def iterative(
         started = time.perf_counter()
         key = context.step_key(state.step + 1)
         params, unit_ids = state.compact()
-        responses = unit_responses(params, context)
+        responses = recorded_responses(params, context)
         distance = unit_distances(responses, similarity=settings.similarity, k=min(settings.k, len(unit_ids)))
         n_pairs = min(settings.pairs_per_step, len(unit_ids) - target_units)
         pairs = greedy_pairs(distance, n_pairs, variance=responses.var(axis=0))
@@ -275,7 +275,7 @@ def cluster_units(responses: np.ndarray, n_clusters: int) -> np.ndarray:
 def canonical(original: Params, context: Context, on_step: OnStep, *, start_step: int = 0) -> str:
     """For each K of `clusters`: merge each response type into its most typical unit, retrain."""
     settings = context.settings
-    responses = unit_responses(original, context)
+    responses = recorded_responses(original, context)
     z = _unit_normalized(responses)
     smallest = None
     for index, n_clusters in enumerate(settings.clusters):

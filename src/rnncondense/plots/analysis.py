@@ -2,7 +2,7 @@
 
 All functions take the objects of `rnncondense.analysis` (activity Dataset, PCA, Spectrum,
 ScalingIndex, Ramps) and return a matplotlib Figure (no pyplot state); save with
-`plots.common.save_figure`. Intervals are coloured short (dark) to long (light).
+`runs.figures.save_figure`. Intervals are coloured short (dark) to long (light).
 """
 
 from __future__ import annotations

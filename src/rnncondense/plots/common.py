@@ -1,15 +1,18 @@
-"""Shared figure helpers."""
+"""Shared figure helpers. Figures are built here and returned; nothing here writes a file."""
 
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-from rnncondense.storage import atomic_write_bytes
+from rnncondense.metrics import metric
+
+
+FIGURE_DPI = 130
 
 
 def new_figure(width: float, height: float) -> Figure:
@@ -36,15 +39,44 @@ def panel_grid(
     return fig, axes[:n_panels]
 
 
-def save_figure(fig: Figure, path: str | Path, *, dpi: int = 130) -> Path:
-    """Write `fig` atomically; the format follows the suffix (png, pdf, svg)."""
-    path = Path(path)
+def figure_bytes(fig: Figure, *, format: str = "png", dpi: int = FIGURE_DPI) -> bytes:
+    """`fig` rendered as a file's contents (png, pdf, svg); the runs layer writes them."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format=path.suffix.lstrip(".") or "png", dpi=dpi)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
+    fig.savefig(buffer, format=format, dpi=dpi)
+    return buffer.getvalue()
 
 
 def interval_colors(n: int) -> np.ndarray:
     """One colour per interval, short to long (the colour code of the timing literature)."""
     return colormaps["viridis"](np.linspace(0.0, 0.9, max(n, 1)))
+
+
+def metric_axis(ax, name: str, values: np.ndarray | None = None, *, axis: str = "y") -> None:
+    """Label and scale `ax`'s y (or x) axis for the registry metric `name`: its label and unit,
+    log scale where the registry asks for it (and the values allow), integer ticks for counts,
+    its natural range (a [0, 1] metric always spans [0, 1]), its threshold line, and never
+    offset notation, so that a tiny change cannot fill the panel."""
+    entry = metric(name)
+    finite = np.asarray([] if values is None else values, float)
+    finite = finite[np.isfinite(finite)]
+    set_label, set_scale, set_lim, line = (
+        (ax.set_ylabel, ax.set_yscale, ax.set_ylim, ax.axhline) if axis == "y" else
+        (ax.set_xlabel, ax.set_xscale, ax.set_xlim, ax.axvline))
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    set_label(entry.axis_label(), fontsize=8)
+    if entry.log_scale and finite.size and np.all(finite > 0):
+        set_scale("log")
+    else:
+        low, high = entry.natural_range
+        if low is not None and high is not None:
+            margin = 0.05 * (high - low)
+            set_lim(low - margin, high + margin)
+        elif low is not None:
+            top = max(float(finite.max()) if finite.size else low + 1.0, low + 1e-12)
+            set_lim(low, top + 0.05 * (top - low) + (1.0 if entry.integer else 0.0))
+        if target.get_scale() == "linear":
+            ax.ticklabel_format(axis=axis, useOffset=False, style="plain")
+    if entry.integer:
+        target.set_major_locator(MaxNLocator(integer=True))
+    if entry.threshold is not None:
+        line(entry.threshold, color="tab:red", lw=0.8, ls="--")

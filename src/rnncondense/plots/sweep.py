@@ -5,50 +5,29 @@ sideways), the median over seeds as a line, on a logarithmic size axis; with an 
 one colour per value. `success` is drawn as the fraction of seeds that succeeded.
 `unit_responses_by_size` shows, for one network per size, a few of its most variable units'
 condition-averaged responses from Set to the produced Go, coloured by interval (short: dark,
-long: light). `plot_sweep` writes both kinds into DIR/figures.
+long: light). `runs.sweep.plot_sweep` writes both kinds into DIR/figures.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 import xarray as xr
 from matplotlib import colormaps
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
-from rnncondense import storage
-from rnncondense.analysis.activity import read_activity
-from rnncondense.analysis.summary import ACTIVITY_FILE, ANALYSIS_DIR
+
 from rnncondense.plots.analysis import top_variance_units
-from rnncondense.plots.common import interval_colors, new_figure, save_figure, tidy
-from rnncondense.sweep.spec import NETWORKS_DIR
+from rnncondense.plots.common import interval_colors, metric_axis, new_figure, tidy
 
-__all__ = ["metrics_against_size", "unit_responses_by_size", "example_networks", "plot_sweep",
+
+__all__ = ["metrics_against_size", "unit_responses_by_size", "example_networks",
            "TASK_METRICS", "SOLUTION_METRICS"]
 
 TASK_METRICS = ("success", "timing_rel_error", "miss_rate", "mse", "success_iteration", "train_time_s")
 SOLUTION_METRICS = ("pcs_90", "participation_ratio", "scaling_index", "ramp_fraction", "spectral_radius",
                     "max_real_eigenvalue")
-LABELS = {
-    "success": "success (fraction of seeds)",
-    "timing_rel_error": "timing error |P - I| / I",
-    "miss_rate": "miss rate",
-    "mse": "validation MSE",
-    "iterations": "training iterations",
-    "success_iteration": "first success (iteration)",
-    "train_time_s": "training time (s)",
-    "pcs_90": "PCs for 90 % variance",
-    "participation_ratio": "participation ratio",
-    "scaling_index": "scaling index (units)",
-    "ramp_fraction": "ramp fraction",
-    "spectral_radius": "spectral radius of W_rec",
-    "max_real_eigenvalue": "max Re λ of W_rec",
-}
-LOG_Y = {"mse", "train_time_s"}
-INTEGER_Y = {"pcs_90", "iterations", "success_iteration"}
 
 
 def _axis_dim(table: xr.Dataset) -> str | None:
@@ -93,15 +72,10 @@ def metrics_against_size(table: xr.Dataset, metrics: Sequence[str], *, title: st
         ax.set_xticks(sizes)
         ax.set_xticklabels([f"{s:g}" for s in sizes], fontsize=7)
         ax.minorticks_off()
-        positive = np.asarray(table[name], dtype=float)
-        if name in LOG_Y and np.any(np.isfinite(positive) & (positive > 0)):
-            ax.set_yscale("log")
-        if name in INTEGER_Y:
-            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        if name in ("success", "miss_rate", "ramp_fraction"):
-            ax.set_ylim(-0.05, 1.05)
+        metric_axis(ax, name, np.asarray(table[name], dtype=float))
+        if name == "success":
+            ax.set_ylabel("success (fraction of seeds)", fontsize=8)
         ax.set_xlabel("network size (units)", fontsize=8)
-        ax.set_ylabel(LABELS.get(name, name), fontsize=8)
         ax.tick_params(labelsize=7)
         tidy(ax)
     for ax in axes[len(metrics):]:
@@ -170,24 +144,3 @@ def example_networks(table: xr.Dataset) -> dict[int, str]:
         pick = int(won[0] if won.size else done[0])
         chosen[int(size)] = str(np.asarray(cell["network"])[pick])
     return chosen
-
-
-def plot_sweep(out: str | Path, table: xr.Dataset) -> list[Path]:
-    """Write DIR/figures/{task_vs_size, solution_vs_size, unit_responses_by_size}.png."""
-    out = Path(out)
-    figures = storage.safe_child(out, storage.FIGURES_DIR)
-    paths = [
-        save_figure(metrics_against_size(table, TASK_METRICS, title="task performance against size (same budget)"),
-                    figures / "task_vs_size.png"),
-        save_figure(metrics_against_size(table, SOLUTION_METRICS, title="solution type against size"),
-                    figures / "solution_vs_size.png"),
-    ]
-    examples = example_networks(table)
-    activities = {}
-    for size, name in examples.items():
-        path = storage.safe_child(out / NETWORKS_DIR, f"{name}/{ANALYSIS_DIR}/{ACTIVITY_FILE}")  # names can come from a file
-        if path.is_file():
-            activities[f"N = {size}\n({name})"] = read_activity(path)
-    if activities:
-        paths.append(save_figure(unit_responses_by_size(activities), figures / "unit_responses_by_size.png"))
-    return paths

@@ -3,7 +3,8 @@
     rnncondense sweep configs/sweep.toml --sizes 5,10,20,50,100,200 --seeds 5 --out DIR
         [--scheduler tcp://host:port] [--workers N] [--axis model.g=1.0,1.5]
 
-or from Python `run_sweep(config, sizes=[...], seeds=5, out=DIR)`. Every (size, seed) network is
+or from Python `rnncondense.runs.sweep.run_sweep(config, sizes=[...], seeds=5, out=DIR)`. This package
+holds what a sweep is (`spec`) and where it runs (`cluster`); `rnncondense.runs.sweep` runs it. Every (size, seed) network is
 trained from scratch on the same task for the same number of iterations, `train.max_iters`:
 `train.stop_on_success` must be false, since a network stopped at its first success would get a
 smaller budget than the others and size would be confounded with budget. Each network is then
@@ -15,7 +16,7 @@ DIR holds
     networks/n050_s2/          an ordinary run directory per network (config.toml, params.safetensors,
                                history.csv, analysis/activity.nc, ...) plus attempt.json and
                                result.json, written by the worker as soon as the network is done
-    results.csv, results.nc    one row per network (`table`), assembled from the result.json files
+    results.csv, results.nc    one row per network (`runs.sweep_table`), assembled from the result.json files
     figures/                   metrics against size, example unit responses per size (`plots.sweep`)
 
 Execution. By default a `distributed.LocalCluster` with one single-threaded worker process per
@@ -33,22 +34,17 @@ that stays open while the sweep runs, and pass its scheduler address:
 
     rnncondense sweep configs/sweep.toml --sizes ... --seeds 5 --out DIR --scheduler tcp://10.0.0.5:8786
 
-Each worker limits XLA and BLAS to one thread before its first network (`network.limit_threads`),
+Each worker limits XLA and BLAS to one thread before its first network (`runtime.limit_threads`),
 so give each job one core per worker process; the workers must see DIR (a shared file system).
 """
 
 from rnncondense.sweep.cluster import ALLOWED_FAILURES, available_cores, connect, local_cluster
-from rnncondense.sweep.network import read_result, train_network
-from rnncondense.sweep.run import SweepProgress, SweepResult, run_sweep
 from rnncondense.sweep.spec import Axis, NetworkJob, SweepSpec, make_spec, parse_axis, parse_sizes
-from rnncondense.sweep.table import read_table, size_summary
 
 __all__ = [
     "ALLOWED_FAILURES",
     "Axis",
     "NetworkJob",
-    "SweepProgress",
-    "SweepResult",
     "SweepSpec",
     "available_cores",
     "connect",
@@ -56,9 +52,4 @@ __all__ = [
     "make_spec",
     "parse_axis",
     "parse_sizes",
-    "read_result",
-    "read_table",
-    "run_sweep",
-    "size_summary",
-    "train_network",
 ]

@@ -1,7 +1,7 @@
 """Where a sweep runs: a local Dask cluster (default) or an existing one given its scheduler address.
 
 The local cluster has one single-threaded worker process per core (`available_cores`), each
-started with the single-thread settings of `network.THREAD_ENV`, and a scheduler that retries a
+started with the single-thread settings of `runtime.THREAD_ENV`, and a scheduler that retries a
 network whose worker died up to ALLOWED_FAILURES times before reporting it failed. Its
 `worker-saturation` is 1.0, so a worker holds only the network it is training: when a worker
 dies, only that network counts the failure.
@@ -22,7 +22,7 @@ import dask
 from distributed import Client, LocalCluster
 
 from rnncondense.errors import ConfigError
-from rnncondense.sweep.network import THREAD_ENV, limit_threads
+from rnncondense.runtime import THREAD_ENV, limit_threads
 
 __all__ = ["available_cores", "local_cluster", "connect", "check_workers", "ALLOWED_FAILURES", "CONNECT_TIMEOUT_S"]
 

@@ -19,12 +19,10 @@ import json
 import re
 import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NamedTuple
 
-from rnncondense import storage
-from rnncondense.config import RunConfig, config_from_dict, config_to_dict
-from rnncondense.errors import ConfigError, RunDirError
+from rnncondense.config import RunConfig, config_from_dict, config_to_dict, parse_int_list
+from rnncondense.errors import ConfigError
 
 __all__ = [
     "Axis",
@@ -33,15 +31,10 @@ __all__ = [
     "make_spec",
     "parse_sizes",
     "parse_axis",
-    "check_sweep_dir",
-    "write_sweep_file",
-    "NETWORKS_DIR",
-    "SWEEP_FILE",
+    "SWEEP_FORMAT",
 ]
 
 SWEEP_FORMAT = "rnncondense-sweep-1"
-SWEEP_FILE = "sweep.json"
-NETWORKS_DIR = "networks"
 MAX_SIZE = 20000  # the bound of model.n_units
 MAX_SEEDS = 10000
 # fields the sweep sets itself, or that would break the equal budget
@@ -106,13 +99,7 @@ def _identity_config(config: RunConfig) -> dict[str, Any]:
 
 def parse_sizes(text: str) -> list[int]:
     """'5,10,20' -> [5, 10, 20]; the values are checked by `make_spec`."""
-    parts = [part.strip() for part in str(text).split(",") if part.strip()]
-    try:
-        return [int(part) for part in parts]
-    except ValueError:
-        raise ConfigError(
-            f"sizes (--sizes) = {text!r} is not allowed: give comma-separated positive integers, e.g. 5,10,20,50,100,200"
-        ) from None
+    return parse_int_list(text, "sizes (--sizes)", example="5,10,20,50,100,200", what="positive integers")
 
 
 def _parse_value(text: str) -> Any:
@@ -280,63 +267,3 @@ def make_spec(config: RunConfig, *, sizes: Any, seeds: Any, axis: Axis | None = 
             "or punctuation would share a directory name"
         )
     return SweepSpec(config, sizes, seeds, axis, tuple(jobs))
-
-
-# ------------------------------------------------------------------------------ the sweep directory
-
-
-def _first_difference(old: Any, new: Any, path: str) -> str | None:
-    """'field = old there, new now' for the first field (depth first, sorted) where two tables differ."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        for key in sorted(set(old) | set(new)):
-            found = _first_difference(old.get(key), new.get(key), f"{path}.{key}" if path else key)
-            if found:
-                return found
-        return None
-    return None if old == new else f"{path} = {json.dumps(old)} there, {json.dumps(new)} now"
-
-
-def _describe_difference(recorded: dict[str, Any], wanted: dict[str, Any]) -> str:
-    for name, option in (("sizes", "--sizes"), ("seeds", "--seeds"), ("axis", "--axis")):
-        if recorded.get(name) != wanted[name]:
-            return f"{name} ({option}) {json.dumps(recorded.get(name))} there, {json.dumps(wanted[name])} now"
-    found = _first_difference(recorded.get("config"), wanted["config"], "")
-    return f"config field {found}" if found else "the sweep record"
-
-
-def check_sweep_dir(out: str | Path, spec: SweepSpec) -> Path:
-    """Check that `out` is new, empty, or holds this very sweep (then it is continued).
-
-    Raises:
-        RunDirError: `out` is a file, a non-empty directory that is not a sweep, or holds a sweep
-            with other arguments (the message names the first difference).
-    """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise RunDirError(f"--out '{out}' exists and is not a directory")
-    record_path = out / SWEEP_FILE
-    if storage.holds_nothing(out):  # a sweep killed before it wrote its first file: start it again
-        storage.remove_stale_temporaries(out)
-    if not record_path.is_file():
-        if out.is_dir() and any(out.iterdir()):
-            raise RunDirError(f"--out '{out}' is not empty and holds no {SWEEP_FILE}; choose a new or empty directory")
-        return out
-    recorded = storage.read_json(record_path)
-    if recorded.get("format") != SWEEP_FORMAT:
-        raise RunDirError(f"{record_path}: not an rnncondense sweep record")
-    wanted = json.loads(json.dumps(spec.record()))
-    if recorded != wanted:
-        raise RunDirError(
-            f"--out '{out}' holds a different sweep ({_describe_difference(recorded, wanted)}); rerun with the same "
-            "config and arguments to continue it, or choose another --out"
-        )
-    return out
-
-
-def write_sweep_file(out: Path, spec: SweepSpec) -> Path:
-    """Create DIR/networks and write DIR/sweep.json (atomically) unless it is there (`check_sweep_dir`
-    has then found it equal to this sweep's record)."""
-    (out / NETWORKS_DIR).mkdir(parents=True, exist_ok=True)
-    if not (out / SWEEP_FILE).is_file():
-        storage.write_json(out / SWEEP_FILE, spec.record())
-    return out / SWEEP_FILE

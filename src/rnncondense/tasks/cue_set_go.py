@@ -23,17 +23,17 @@ from typing import Annotated, Literal, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from rnncondense.validation import Strict
 
 Array = jax.Array
 
 _VALIDATION_KEY = 20180101  # the validation batch is fixed: its cue noise comes from this seed
 
 
-class CueSetGoConfig(BaseModel):
+class CueSetGoConfig(Strict):
     """Parameters of the Cue-Set-Go task; defaults are those for a CPU (dt 10 ms, 8 intervals)."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
     name: Literal["cue_set_go"] = "cue_set_go"
     dt_ms: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 10.0

@@ -18,6 +18,7 @@ import numpy as np
 
 from rnncondense.analysis.behavior import BehaviorMetrics
 from rnncondense.errors import TrainingDiverged
+from rnncondense.metrics import SUCCESS_REL_ERROR
 from rnncondense.rnn import Params
 from rnncondense.train.trainer import Trainer
 
@@ -77,13 +78,13 @@ def run_loop(
     max_iters: int,
     eval_every: int,
     stop_on_success: bool = True,
-    stop_rel_error: float = 0.05,
+    stop_rel_error: float = SUCCESS_REL_ERROR,
     checkpoint_every: int | None = None,
     save_checkpoint: Callable[[LoopState], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> LoopState:
     """Run `trainer` from `state` until `max_iters`, or, with `stop_on_success`, until a validation
-    has no misses and a timing_rel_error of at most `stop_rel_error` (0.05: success).
+    has no misses and a timing_rel_error of at most `stop_rel_error` (SUCCESS_REL_ERROR: success).
 
     A step whose loss or parameters are not finite is discarded (the trainer's `on_reject` may
     adapt its state); after MAX_REJECTED_IN_A_ROW in a row, the last good state is checkpointed

@@ -17,7 +17,7 @@ from rnncondense.config import RunConfig
 from rnncondense.rnn import Params, simulate
 from rnncondense.tasks.cue_set_go import CueSetGo, TrialBatch
 from rnncondense.train.hessian_free import hessian_free
-from rnncondense.train.loss import masked_mse
+from rnncondense.analysis.behavior import masked_mse
 from rnncondense.train.trainer import Trainer
 
 

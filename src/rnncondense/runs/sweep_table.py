@@ -28,17 +28,16 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from rnncondense import storage
+from rnncondense import layout, storage
 from rnncondense.errors import FileFormatError
+from rnncondense.metrics import METRICS, TASK_METRICS
 from rnncondense.sweep.spec import SweepSpec
 
-__all__ = ["COLUMNS", "METRIC_UNITS", "result_row", "check_result", "rows_to_dataset", "write_tables", "read_table",
-           "size_summary", "SUMMARY_METRICS", "RESULTS_CSV", "RESULTS_NC"]
+__all__ = ["COLUMNS", "result_row", "check_result", "rows_to_dataset", "write_tables", "read_table",
+           "size_summary", "SUMMARY_METRICS"]
 
-RESULTS_CSV = "results.csv"
-RESULTS_NC = "results.nc"
 TABLE_FORMAT = "rnncondense-sweep-table-1"
-TASK_COLUMNS = ("success", "mse", "timing_mae_ms", "timing_rel_error", "miss_rate")
+TASK_COLUMNS = TASK_METRICS
 SOLUTION_COLUMNS = ("pcs_90", "participation_ratio", "scaling_index", "scaling_index_pc1", "scaling_index_pc2",
                     "scaling_index_pc3", "ramp_fraction", "spectral_radius", "max_real_eigenvalue",
                     "n_normalized_by_target")
@@ -48,14 +47,6 @@ TEXT_COLUMNS = ("network", "status", "error")
 SUMMARY_METRICS = ("timing_rel_error", "pcs_90", "participation_ratio", "scaling_index", "ramp_fraction",
                    "spectral_radius", "train_time_s")
 COLUMNS = ("size", "seed", *TEXT_COLUMNS[:2], *TASK_COLUMNS, *SOLUTION_COLUMNS, *COST_COLUMNS, "error")
-METRIC_UNITS = {"timing_mae_ms": "ms", "time_to_success_s": "s", "train_time_s": "s", "analysis_time_s": "s",
-                "wall_s": "s", "cpu_time_s": "s", "peak_rss_mb": "MB"}
-LONG_NAMES = {
-    "success": "1: timing_rel_error <= 0.05 and miss_rate == 0; 0: not; NaN: no result",
-    "scaling_index": "population scaling index of the units (Wang et al. 2018)",
-    "ramp_fraction": "fraction of units whose Set-to-Go response is a monotonic ramp",
-    "pcs_90": "principal components for 90 % of the variance",
-}
 
 
 def _columns(spec: SweepSpec) -> list[str]:
@@ -155,9 +146,8 @@ def rows_to_dataset(spec: SweepSpec, rows: list[dict[str, Any]]) -> xr.Dataset:
             text[name][index] = str(row.get(name) or "")
     variables = {}
     for name, values in data.items():
-        attrs = {"units": METRIC_UNITS[name]} if name in METRIC_UNITS else {}
-        if name in LONG_NAMES:
-            attrs["long_name"] = LONG_NAMES[name]
+        entry = METRICS.get(name)
+        attrs = {} if entry is None else {"long_name": entry.description, **({"units": entry.unit} if entry.unit else {})}
         variables[name] = (dims, values, attrs)
     for name, values in text.items():
         variables[name] = (dims, values.astype(str))
@@ -171,15 +161,15 @@ def rows_to_dataset(spec: SweepSpec, rows: list[dict[str, Any]]) -> xr.Dataset:
 def write_tables(out: Path, spec: SweepSpec, rows: list[dict[str, Any]]) -> tuple[xr.Dataset, list[Path]]:
     """Write DIR/results.csv (rows sorted by size, seed[, axis]) and DIR/results.nc, atomically."""
     rows = sorted(rows, key=lambda r: (r["size"], r["seed"], repr(r.get(spec.axis.field)) if spec.axis else ""))
-    storage.write_csv(out / RESULTS_CSV, rows, _columns(spec))
+    storage.write_csv(out / layout.SWEEP_RESULTS_CSV, rows, _columns(spec))
     table = rows_to_dataset(spec, rows)
-    storage.write_netcdf(out / RESULTS_NC, table)
-    return table, [out / RESULTS_CSV, out / RESULTS_NC]
+    storage.write_netcdf(out / layout.SWEEP_RESULTS_NC, table)
+    return table, [out / layout.SWEEP_RESULTS_CSV, out / layout.SWEEP_RESULTS_NC]
 
 
 def read_table(out: str | Path) -> xr.Dataset:
     """Read DIR/results.nc fully into memory."""
-    path = Path(out) / RESULTS_NC
+    path = Path(out) / layout.SWEEP_RESULTS_NC
     if not path.is_file():
         raise FileFormatError(f"{path}: file not found; run the sweep first")
     try:

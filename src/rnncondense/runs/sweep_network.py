@@ -41,39 +41,16 @@ from pathlib import Path
 from typing import Any
 
 
-from rnncondense import storage
+from rnncondense import layout, storage
 from rnncondense.config import config_digest, config_to_dict
 from rnncondense.errors import FileFormatError, RunDirError, TrainingDiverged
-from rnncondense.runtime import peak_rss_mb
+from rnncondense.runtime import limit_threads, peak_rss_mb
 from rnncondense.sweep.spec import NetworkJob
 
-__all__ = ["train_network", "read_result", "limit_threads", "THREAD_ENV", "RESULT_FILE", "ATTEMPT_FILE"]
+__all__ = ["train_network", "read_result"]
 
 RESULT_FORMAT = "rnncondense-sweep-network-1"
-RESULT_FILE = "result.json"
-ATTEMPT_FILE = "attempt.json"
 SOLUTION_K = 3
-XLA_SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false"
-THREAD_ENV = {
-    "XLA_FLAGS": XLA_SINGLE_THREAD,
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-}
-
-
-def limit_threads(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """Add the single-thread settings of THREAD_ENV to `environ` (default os.environ), keeping
-    values already there; the XLA flag is appended to existing XLA_FLAGS. Returns `environ`."""
-    from rnncondense.runtime import add_xla_flag
-
-    environ = os.environ if environ is None else environ
-    for name, value in THREAD_ENV.items():
-        if name == "XLA_FLAGS":
-            add_xla_flag(value, environ)
-        else:
-            environ.setdefault(name, value)
-    return environ
 
 
 def read_result(run_dir: Path, job: NetworkJob) -> dict[str, Any] | None:
@@ -83,9 +60,9 @@ def read_result(run_dir: Path, job: NetworkJob) -> dict[str, Any] | None:
         FileFormatError: result.json exists but is damaged, or is not this network's result of
             this sweep (it is never overwritten: delete it to train the network again).
     """
-    from rnncondense.sweep.table import check_result
+    from rnncondense.runs.sweep_table import check_result
 
-    path = run_dir / RESULT_FILE
+    path = run_dir / layout.NETWORK_RESULT_FILE
     if not path.exists():
         return None
     result = storage.read_json(path)
@@ -114,7 +91,7 @@ def _fresh_start(run_dir: Path, job: NetworkJob) -> None:
     if run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
-    storage.write_toml(run_dir / storage.CONFIG_FILE, config_to_dict(job.config))
+    storage.write_toml(run_dir / layout.CONFIG_FILE, config_to_dict(job.config))
 
 
 def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: str | None = None) -> dict[str, Any]:
@@ -129,15 +106,15 @@ def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: st
     Returns:
         The JSON-ready result (also written to run_dir/result.json): network, size, seed, axis_value,
         status ("done" or "diverged"), task (validation metrics of the kept network), training
-        (iterations, elapsed_s, ...), solution (`json_metrics` of `solution_metrics`), timing
+        (iterations, elapsed_s, ...), solution (`solution_metrics(...).numbers`), timing
         (train_s, analysis_s, wall_s and the process's CPU time cpu_s, of this attempt), attempt,
         resumed (continued an interrupted run), restarted (its checkpoint was unreadable), worker
         (address, host, pid, peak_rss_mb: the process's peak resident memory so far).
     """
     limit_threads()
-    from rnncondense.analysis.summary import analyze_run
+    from rnncondense.runs.analyze import analyze_run
     from rnncondense.runtime import enable_compilation_cache, lean_compiler, release_memory
-    from rnncondense.train.run import train_run
+    from rnncondense.runs.train import train_run
 
     lean_compiler()  # a worker of an existing scheduler did not inherit it from the command line
     if compilation_cache:
@@ -148,16 +125,16 @@ def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: st
     stored = read_result(run_dir, job)
     if stored is not None:
         return stored
-    previous = storage.read_json(run_dir / ATTEMPT_FILE) if (run_dir / ATTEMPT_FILE).is_file() else {}  # always an object
+    previous = storage.read_json(run_dir / layout.NETWORK_ATTEMPT_FILE) if (run_dir / layout.NETWORK_ATTEMPT_FILE).is_file() else {}  # always an object
     attempt = int(previous.get("attempt", 0)) + 1
-    resumed = (run_dir / storage.CONFIG_FILE).is_file()
+    resumed = (run_dir / layout.CONFIG_FILE).is_file()
     if resumed:  # temporary files of atomic writes that a killed attempt left behind
         storage.remove_stale_temporaries(run_dir, recursive=True)
     else:
         _fresh_start(run_dir, job)
     worker = {"address": _worker_address(), "host": socket.gethostname(), "pid": os.getpid()}
     record = {"network": job.name, "attempt": attempt, "resumed": resumed, **worker}
-    storage.write_json(run_dir / ATTEMPT_FILE, {**record, "started": time.time()})
+    storage.write_json(run_dir / layout.NETWORK_ATTEMPT_FILE, {**record, "started": time.time()})
     restarted = False
     try:
         try:
@@ -165,7 +142,7 @@ def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: st
         except (FileFormatError, RunDirError):  # an unreadable checkpoint or a foreign config: start again
             _fresh_start(run_dir, job)
             resumed, restarted = False, True
-            storage.write_json(run_dir / ATTEMPT_FILE, {**record, "resumed": False, "started": time.time()})
+            storage.write_json(run_dir / layout.NETWORK_ATTEMPT_FILE, {**record, "resumed": False, "started": time.time()})
             trained = train_run(job.config, run_dir, resume=True)
     except TrainingDiverged as error:
         result = _result(job, status="diverged", error=str(error))
@@ -180,9 +157,9 @@ def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: st
                         "cpu_s": time.process_time() - cpu_start}
     result.update(attempt=attempt, resumed=resumed, restarted=restarted, finished=time.time(),
                   worker={**worker, "peak_rss_mb": peak_rss_mb()})
-    storage.write_json(run_dir / RESULT_FILE, result)
+    storage.write_json(run_dir / layout.NETWORK_RESULT_FILE, result)
     release_memory()  # the worker's next network starts from the memory this one started from
-    return storage.read_json(run_dir / RESULT_FILE)
+    return storage.read_json(run_dir / layout.NETWORK_RESULT_FILE)
 
 
 def _result(job: NetworkJob, *, status: str, **parts: Any) -> dict[str, Any]:

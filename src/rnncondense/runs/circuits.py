@@ -1,7 +1,8 @@
 """Run one circuit end to end: simulate, measure, write figures and animations, summarise.
 
 Each `run_*` takes a validated config and an output directory and returns a JSON-ready summary;
-`rnncondense.circuits.run_circuit` adds `summary.json`.
+`run_circuit` validates, picks the runner of a circuit of the registry (`rnncondense.circuits`)
+and adds `summary.json`.
 """
 
 from __future__ import annotations
@@ -34,9 +35,14 @@ from rnncondense.circuits.ring import (
     wrap_deg,
 )
 from rnncondense.circuits.ring import steady_state as ring_steady_state
-from rnncondense.plots.common import save_figure
+from rnncondense import layout
+from rnncondense.circuits import spec_of
+from rnncondense.circuits._config import config_from_overrides
+from rnncondense.errors import RunDirError
+from rnncondense.runs.figures import save_figure
+from rnncondense.storage import write_json
 
-__all__ = ["Progress", "run_lif", "run_linear2", "run_respiratory", "run_ring"]
+__all__ = ["Progress", "RUNNERS", "run_circuit", "run_lif", "run_linear2", "run_respiratory", "run_ring"]
 
 Progress = Callable[[str, int, int], None]
 FIGURE_DPI = 100
@@ -250,4 +256,57 @@ def run_ring(config: RingConfig, out_dir: Path, *, progress: Progress | None = N
         f"lag {measured_lag:.2f} deg (predicted {predicted_lag:.2f})" if locked else "bump does not follow the input"
     )
     summary["text"] = f"{peak_text}; rotating input {config.speed_deg_per_s:g} deg/s: {lag_text}"
+    return summary
+
+
+RUNNERS: dict[str, Callable[..., dict[str, Any]]] = {  # run(config, out_dir, *, progress) -> summary
+    "lif": run_lif,
+    "linear2": run_linear2,
+    "respiratory": run_respiratory,
+    "ring": run_ring,
+}
+
+
+def run_circuit(
+    name: str,
+    overrides: Mapping[str, Any] | None,
+    out_dir: str | Path,
+    *,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Validate, run circuit `name`, write its files and `summary.json` into `out_dir`.
+
+    Args:
+        name: a key of CIRCUITS.
+        overrides: parameter name -> value, e.g. {"D1": "0"}; strings are converted by the type of
+            the config field (numbers, true/false, lists such as "[[0, .8], [.8, 0]]").
+        out_dir: created if missing; existing files of the same names are replaced atomically.
+        progress: called as progress(stage, done, total) while the circuit runs.
+
+    Returns:
+        The summary (also written to `out_dir/summary.json`): measured numbers, the resolved
+        config, the files written and a one-line `text`.
+
+    Raises:
+        ConfigError: unknown circuit or parameter, or a value that is not allowed.
+        RunDirError: `out_dir` exists and is not a directory.
+    """
+    spec = spec_of(name)
+    config = config_from_overrides(spec.config, overrides, circuit=name)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise RunDirError(f"--out '{out}' exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    measured = RUNNERS[name](config, out, progress=progress)
+    summary = {
+        "circuit": name,
+        "title": spec.title,
+        "reference": spec.reference,
+        "config": config.model_dump(mode="json"),
+        **measured,
+        "seconds": time.perf_counter() - start,
+    }
+    summary["files"] = [*measured.get("files", []), layout.CIRCUIT_SUMMARY_FILE]
+    write_json(out / layout.CIRCUIT_SUMMARY_FILE, summary)
     return summary

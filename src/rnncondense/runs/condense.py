@@ -18,19 +18,20 @@ from typing import Callable
 
 import numpy as np
 
-from rnncondense import storage
+from rnncondense import layout, storage
+from rnncondense.analysis.summary import solution_metrics
 from rnncondense.condense.config import CondenseConfig, check_against_network
 from rnncondense.condense.schedules import Context, State, canonical, iterative, measure, one_shot, start
+from rnncondense.config import RunConfig
 from rnncondense.errors import FileFormatError, RunDirError
-from rnncondense.rnn import Params
-from rnncondense.train.run import load_run
+from rnncondense.plots.analysis import unit_responses
+from rnncondense.plots.condense import behavior_per_step, metrics_against_size, original_and_final
+from rnncondense.rnn import Params, simulate
+from rnncondense.runs.claim import refuse_other_job
+from rnncondense.runs.figures import save_figures
+from rnncondense.runs.train import load_run
+from rnncondense.tasks import make_task
 
-SETTINGS_FILE = "condense.json"
-STEPS_DIR = "steps"
-NETWORK_FILE = "network.safetensors"
-RECORD_FILE = "record.json"
-SUMMARY_FILE = "summary.csv"
-RESULT_FILE = "result.json"
 COLUMNS = (
     "step", "n_units", "success", "mse", "timing_mae_ms", "timing_rel_error", "miss_rate",
     "pcs_90", "participation_ratio", "scaling_index", "ramp_fraction", "spectral_radius",
@@ -54,7 +55,7 @@ def _params_digest(params: Params) -> str:
 
 
 def step_dir(out: Path, step: int) -> Path:
-    return out / STEPS_DIR / f"step_{step:03d}"
+    return out / layout.STEPS_DIR / f"step_{step:03d}"
 
 
 def save_step(out: Path, state: State, record: dict) -> None:
@@ -64,20 +65,20 @@ def save_step(out: Path, state: State, record: dict) -> None:
         "alive": state.alive.astype(np.uint8),
         "unit_ids": state.unit_ids.astype(np.int64),
     }
-    storage.save_tensors(directory / NETWORK_FILE, tensors, kind="condense_step", meta={"step": state.step})
-    storage.write_json(directory / RECORD_FILE, record)  # last: marks the step complete
+    storage.save_tensors(directory / layout.STEP_NETWORK_FILE, tensors, kind="condense_step", meta={"step": state.step})
+    storage.write_json(directory / layout.STEP_RECORD_FILE, record)  # last: marks the step complete
 
 
 def load_step(out: Path, step: int) -> tuple[State, dict]:
     directory = step_dir(out, step)
-    tensors, _ = storage.load_tensors(directory / NETWORK_FILE, kind="condense_step")
-    params = storage.params_from_tensors(tensors, directory / NETWORK_FILE, prefix="params.")
+    tensors, _ = storage.load_tensors(directory / layout.STEP_NETWORK_FILE, kind="condense_step")
+    params = storage.params_from_tensors(tensors, directory / layout.STEP_NETWORK_FILE, prefix="params.")
     alive, unit_ids = tensors.get("alive"), tensors.get("unit_ids")
     n = params.W_rec.shape[0]
     if alive is None or unit_ids is None or alive.shape != (n,) or unit_ids.shape != (n,):
-        raise FileFormatError(f"{directory / NETWORK_FILE}: missing or misshapen alive / unit_ids")
-    record = storage.read_json(directory / RECORD_FILE)
-    _check_record(record, directory / RECORD_FILE, step, int(alive.sum()))
+        raise FileFormatError(f"{directory / layout.STEP_NETWORK_FILE}: missing or misshapen alive / unit_ids")
+    record = storage.read_json(directory / layout.STEP_RECORD_FILE)
+    _check_record(record, directory / layout.STEP_RECORD_FILE, step, int(alive.sum()))
     return State(step, params, alive.astype(bool), unit_ids), record
 
 
@@ -103,12 +104,12 @@ def completed_steps(out: Path) -> list[int]:
     Raises:
         FileFormatError: the complete steps are not 0, 1, 2, ... (a step directory was lost).
     """
-    root = out / STEPS_DIR
+    root = out / layout.STEPS_DIR
     if not root.is_dir():
         return []
     steps = []
     for directory in sorted(root.glob("step_*")):
-        if (directory / RECORD_FILE).is_file() and directory.name[5:].isdigit():
+        if (directory / layout.STEP_RECORD_FILE).is_file() and directory.name[5:].isdigit():
             steps.append(int(directory.name[5:]))
     if steps != list(range(len(steps))):
         missing = min(set(range(len(steps) + 1)) - set(steps))
@@ -119,10 +120,10 @@ def completed_steps(out: Path) -> list[int]:
 def _clear_interrupted(out: Path) -> None:
     """Remove what an interruption left half-written: temporary files and steps without a record."""
     storage.remove_stale_temporaries(out, recursive=True)
-    root = out / STEPS_DIR
+    root = out / layout.STEPS_DIR
     if root.is_dir():
         for directory in root.glob("step_*"):
-            if directory.is_dir() and not (directory / RECORD_FILE).is_file():
+            if directory.is_dir() and not (directory / layout.STEP_RECORD_FILE).is_file():
                 shutil.rmtree(directory)
 
 
@@ -132,16 +133,14 @@ def _prepare(run_dir: Path, out: Path, settings: CondenseConfig, params: Params,
         "source_params_sha256": _params_digest(params),
         "settings": settings.model_dump(mode="json"),
     }
-    saved_path = out / SETTINGS_FILE
+    saved_path = out / layout.CONDENSE_SETTINGS_FILE
     if resume and storage.holds_nothing(out):  # killed before it wrote its first file: start afresh
         resume = False
     if resume:
         if not saved_path.is_file():
-            raise RunDirError(f"'{out}' holds no condensation to resume (no {SETTINGS_FILE})")
-        saved = storage.read_json(saved_path)
-        if saved != identity:
-            differs = [k for k in identity if saved.get(k) != identity[k]] or ["condense.json"]
-            raise RunDirError(f"'{out}' was condensed with a different {', '.join(differs)}; resume with the same options")
+            raise RunDirError(f"'{out}' holds no condensation to resume (no {layout.CONDENSE_SETTINGS_FILE})")
+        refuse_other_job(out, storage.read_json(saved_path), identity, what="a condensation",
+                         record=layout.CONDENSE_SETTINGS_FILE)
         steps = completed_steps(out)
         _clear_interrupted(out)
         return steps
@@ -193,11 +192,9 @@ def condense_run(
         )
     else:
         reason = canonical(original, context, record_step, start_step=state.step)
-    storage.write_csv(out / SUMMARY_FILE, records, list(COLUMNS))
-    storage.write_json(out / RESULT_FILE, {"reason": reason, "final": records[-1], "steps": len(records) - 1})
+    storage.write_csv(out / layout.CONDENSE_SUMMARY_FILE, records, list(COLUMNS))
+    storage.write_json(out / layout.CONDENSE_RESULT_FILE, {"reason": reason, "final": records[-1], "steps": len(records) - 1})
     if figures:
-        from rnncondense.plots.condense import plot_condensation
-
         plot_condensation(out, config, records, settings)
     return CondenseResult(out, records, reason)
 
@@ -212,3 +209,42 @@ def _stopped_before(records: list[dict], settings: CondenseConfig) -> str | None
     if settings.method in ("iterative", "preserving") and last.get("retrain_success") is False:
         return f"the task could not be recovered at {last['n_units']} units within {settings.retrain_iters} retraining iterations"
     return None
+
+
+def plot_condensation(out: Path, config: RunConfig, records: list[dict], settings: CondenseConfig) -> list[Path]:
+    """Write the condensation's figures (`layout.CONDENSE_FIGURES`) into OUT/figures."""
+    steps = [r["step"] for r in records]
+    title = f"{settings.method} condensation ({settings.similarity} pairs, {settings.operator} merges)"
+    drawn = {"metrics_vs_size": metrics_against_size(records, title=title)}
+    task = make_task(config.task)
+    batch = task.condition_batch()
+    shown = []
+    for index in _select(records):
+        state, record = load_step(out, steps[index])
+        outputs = simulate(state.compact()[0], batch.inputs, alpha=config.alpha).outputs
+        shown.append((record, np.asarray(outputs)[..., 0]))
+    drawn["behavior_per_step"] = behavior_per_step(shown, task.times_ms, np.asarray(batch.targets)[..., 0])
+    if settings.method == "canonical":
+        successes = [r for r in records[1:] if r["success"]]
+        final = min(successes, key=lambda r: r["n_units"]) if successes else records[-1]
+    else:
+        final = records[-1]
+    first_params = load_step(out, steps[0])[0].compact()[0]
+    final_params = load_step(out, final["step"])[0].compact()[0]
+    k = min(settings.k, final["n_units"])
+    first = solution_metrics(first_params, config, k=k)
+    last = solution_metrics(final_params, config, k=k)
+    labels = (f"original ({records[0]['n_units']} units)", f"step {final['step']} ({final['n_units']} units)")
+    drawn["original_vs_final"] = original_and_final(first, last, labels)
+    if settings.method == "canonical":
+        units = list(range(final["n_units"]))
+        drawn["canonical_responses"] = unit_responses(
+            last.activity, units, scaling=last.scaling, ramps=last.ramps,
+            title=f"the {final['n_units']} canonical responses after retraining, coloured by interval")
+    return save_figures(out / layout.FIGURES_DIR, drawn)
+
+
+def _select(records: list[dict], count: int = 8) -> list[int]:
+    """Up to `count` steps spread evenly from the first to the last."""
+    index = np.unique(np.linspace(0, len(records) - 1, min(count, len(records))).round().astype(int))
+    return [int(i) for i in index]

@@ -1,4 +1,4 @@
-"""All figures of a trained run, written to RUN/figures."""
+"""The task figures of a trained run (`rnncondense plot`), written to RUN/figures."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from rnncondense import storage
+from rnncondense import layout, storage
 from rnncondense.analysis.behavior import evaluate
 from rnncondense.errors import UserError
-from rnncondense.plots.common import save_figure
 from rnncondense.plots.task import produced_vs_target, task_panel, unit_activity
 from rnncondense.rnn import check_finite_trajectory, simulate
 from rnncondense.tasks import make_task
-from rnncondense.train.run import RunKeys, load_run
+from rnncondense.runs.figures import save_figures
+from rnncondense.runs.train import RunKeys, load_run
 
 
 def most_active_units(rates: np.ndarray, count: int) -> list[int]:
@@ -40,11 +40,11 @@ def plot_run(run_dir: str | Path, *, units: list[int] | None = None) -> list[Pat
         params, task, alpha=config.alpha, sigma_rec=config.model.sigma_rec,
         key=RunKeys.from_seed(config.train.seed).eval, repeats=config.train.val_noise_repeats, check_finite=True,
     )
-    figures = storage.safe_child(run_dir, storage.FIGURES_DIR)
+    figures = storage.safe_child(run_dir, layout.FIGURES_DIR)
     units = units or most_active_units(rates, min(8, n))
     title = f"{n}-unit network, noise-free trials"
-    return [
-        save_figure(task_panel(batch, outputs, task.times_ms, title=title), figures / "task.png"),
-        save_figure(produced_vs_target(metrics), figures / "behavior.png"),
-        save_figure(unit_activity(rates, batch, task.dt_ms, units), figures / "units.png"),
-    ]
+    return save_figures(figures, {
+        "task": task_panel(batch, outputs, task.times_ms, title=title),
+        "behavior": produced_vs_target(metrics),
+        "units": unit_activity(rates, batch, task.dt_ms, units),
+    })

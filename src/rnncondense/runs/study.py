@@ -15,21 +15,28 @@ so running the same command again continues a study.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Callable, Literal
+from typing import Annotated, Callable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from rnncondense import storage
+from rnncondense import layout, storage
 from rnncondense.config import RunConfig, config_to_dict
-from rnncondense.errors import ConfigError, RunDirError, shown
+from rnncondense.errors import ConfigError
+from rnncondense.condense.config import condense_config
+from rnncondense.runs.analyze import analyze_run
+from rnncondense.runs.circuits import run_circuit
+from rnncondense.runs.claim import claim
+from rnncondense.runs.condense import condense_run
+from rnncondense.runs.plot import plot_run
+from rnncondense.runs.report import write_report
+from rnncondense.runs.sweep import run_sweep
+from rnncondense.runs.train import train_run
+from rnncondense.validation import Strict
 
-STUDY_FILE = "study.json"
 
 
-class StudyPlan(BaseModel):
+class StudyPlan(Strict):
     """What a study runs, beyond training the base network."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
     one_shot: list[tuple[Literal["pca", "correlation", "cosine"], Literal["seed", "affine", "least-squares"]]]
     one_shot_max_merges: Annotated[int, Field(ge=1)] | None = None
@@ -81,36 +88,15 @@ def study_record(config: RunConfig, preset: str) -> dict:
     return {"preset": preset, "plan": PRESETS[preset].model_dump(mode="json"), "config": config_to_dict(config)}
 
 
-class _Absent:
-    def __repr__(self) -> str:
-        return "absent"
-
-
-_ABSENT = _Absent()  # a field one of two study records does not have
-
-
-def _first_difference(there: Any, here: Any, name: str = "") -> tuple[str, Any, Any]:
-    """The first dotted field name at which two study records differ, with both values (_ABSENT
-    where a record lacks the field)."""
-    if isinstance(there, dict) and isinstance(here, dict):
-        for key in [*there, *(k for k in here if k not in there)]:
-            a, b = there.get(key, _ABSENT), here.get(key, _ABSENT)
-            if a != b:
-                return _first_difference(a, b, f"{name}.{key}" if name else key)
-    return name, there, here
-
-
 def _done(path: Path, marker: str) -> bool:
     return (path / marker).is_file()
 
 
 def _sweep_done(path: Path) -> bool:
     """The sweep wrote its tables (it does so at the end) and no network failed or is missing."""
-    from rnncondense.sweep.table import RESULTS_CSV
-
-    if not _done(path, RESULTS_CSV):
+    if not _done(path, layout.SWEEP_RESULTS_CSV):
         return False
-    return all(row.get("status") in ("done", "diverged") for row in storage.read_rows(path / RESULTS_CSV, required=("status",)))
+    return all(row.get("status") in ("done", "diverged") for row in storage.read_rows(path / layout.SWEEP_RESULTS_CSV, required=("status",)))
 
 
 def run_study(
@@ -121,37 +107,17 @@ def run_study(
     say: Callable[[str], None] = print,
 ) -> Path:
     """Run (or continue) the study of `config`'s base network into `out`; returns the report path."""
-    from rnncondense.analysis.summary import analyze_run
-    from rnncondense.circuits import run_circuit
-    from rnncondense.condense.config import condense_config
-    from rnncondense.condense.run import RESULT_FILE, condense_run
-    from rnncondense.plots.run import plot_run
-    from rnncondense.report import write_report
-    from rnncondense.train.run import train_run
-
     if preset not in PRESETS:
         raise ConfigError(f"--preset = {preset!r} is not allowed: choose one of {', '.join(PRESETS)}")
     plan = PRESETS[preset]
     out = Path(out)
-    identity = study_record(config, preset)
-    if (out / STUDY_FILE).is_file():
-        recorded = storage.read_json(out / STUDY_FILE)
-        if recorded != identity:
-            field, there, here = _first_difference(recorded, identity)
-            raise RunDirError(
-                f"'{out}' holds a study with another config or preset ({field or 'study.json'}: "
-                f"{shown(there, 60)} there, {shown(here, 60)} here); choose another --out"
-            )
-    else:
-        if out.exists() and any(out.iterdir()):
-            raise RunDirError(f"--out '{out}' is not empty and holds no study; choose a new or empty directory")
-        storage.write_json(out / STUDY_FILE, identity)
+    claim(out, layout.STUDY_FILE, study_record(config, preset), what="a study")
 
-    base = out / "base"
-    if not _done(base, storage.METRICS_FILE):
+    base = out / layout.STUDY_BASE_DIR
+    if not _done(base, layout.METRICS_FILE):
         say("training the base network")
-        train_run(config, base, resume=(base / storage.CONFIG_FILE).exists())
-    if not _done(base / "analysis", "metrics.json"):
+        train_run(config, base, resume=(base / layout.CONFIG_FILE).exists())
+    if not _done(base / layout.ANALYSIS_DIR, layout.ANALYSIS_METRICS_FILE):
         say("analysing the base network")
         plot_run(base)
         analyze_run(base)
@@ -168,25 +134,23 @@ def run_study(
     if clusters:
         jobs.append(("canonical", {"method": "canonical", "clusters": clusters}))
     for name, fields in jobs:
-        target = out / "condense" / name
-        if _done(target, RESULT_FILE):
+        target = out / layout.STUDY_CONDENSE_DIR / name
+        if _done(target, layout.CONDENSE_RESULT_FILE):
             continue
         say(f"condensing: {name}")
         settings = condense_config({"pairs_per_step": plan.pairs_per_step, "retrain_iters": plan.retrain_iters,
                                     **{k: v for k, v in fields.items() if v is not None}}, source=f"study {name}")
         condense_run(base, target, settings, resume=target.exists() and any(target.iterdir()))
 
-    if plan.sweep_sizes and not _sweep_done(out / "sweep"):
-        from rnncondense.sweep import run_sweep
-
+    if plan.sweep_sizes and not _sweep_done(out / layout.STUDY_SWEEP_DIR):
         sweep_config = config.model_copy(update={"train": config.train.model_copy(
             update={"max_iters": plan.sweep_max_iters, "stop_on_success": False})})
         say(f"size sweep: {plan.sweep_sizes} x {plan.sweep_seeds} seeds")
-        run_sweep(sweep_config, sizes=plan.sweep_sizes, seeds=plan.sweep_seeds, out=out / "sweep")
+        run_sweep(sweep_config, sizes=plan.sweep_sizes, seeds=plan.sweep_seeds, out=out / layout.STUDY_SWEEP_DIR)
 
     for name in plan.circuits:
-        target = out / "circuits" / name
-        if not _done(target, "summary.json"):
+        target = out / layout.STUDY_CIRCUITS_DIR / name
+        if not _done(target, layout.CIRCUIT_SUMMARY_FILE):
             say(f"circuit model: {name}")
             run_circuit(name, {}, target)
 

@@ -8,10 +8,11 @@ from typing import Callable
 
 import jax
 
-from rnncondense import storage
+from rnncondense import layout, storage
 from rnncondense.analysis.behavior import BehaviorMetrics, evaluate
 from rnncondense.config import RunConfig, config_digest, config_to_dict, load_config
 from rnncondense.errors import FileFormatError, RunDirError
+from rnncondense.runs.claim import refuse_other_job
 from rnncondense.rnn import Params, init_params
 from rnncondense.tasks import make_task
 from rnncondense.train.loop import LoopState, Progress, history_from_tensors, history_to_tensors, initial_state, run_loop
@@ -76,15 +77,15 @@ def save_checkpoint(run_dir: Path, state: LoopState, config: RunConfig, trainer:
         "trainer": trainer.name,
         "config_sha256": config_digest(config, ignore_max_iters=True),
     }
-    storage.save_tensors(run_dir / storage.CHECKPOINT_FILE, tensors, kind="checkpoint", meta=meta)
-    storage.write_csv(run_dir / storage.HISTORY_FILE, state.history, history_columns(trainer))
+    storage.save_tensors(run_dir / layout.CHECKPOINT_FILE, tensors, kind="checkpoint", meta=meta)
+    storage.write_csv(run_dir / layout.HISTORY_FILE, state.history, history_columns(trainer))
 
 
 def load_checkpoint(run_dir: Path, config: RunConfig, trainer: Trainer, template: LoopState) -> LoopState:
-    path = run_dir / storage.CHECKPOINT_FILE
+    path = run_dir / layout.CHECKPOINT_FILE
     tensors, meta = storage.load_tensors(path, kind="checkpoint")
     if meta.get("config_sha256") != config_digest(config, ignore_max_iters=True):
-        raise FileFormatError(f"{path}: written for a different configuration than {run_dir / storage.CONFIG_FILE}")
+        raise FileFormatError(f"{path}: written for a different configuration than {run_dir / layout.CONFIG_FILE}")
     try:
         return LoopState(
             iteration=int(meta["iteration"]),
@@ -110,6 +111,13 @@ class TrainResult:
     params: Params  # the best network validated
     metrics: BehaviorMetrics  # of that network, on the validation batch
     summary: dict
+
+
+def _resumable(config: RunConfig) -> dict:
+    """What must not change when a run is resumed: everything but train.max_iters."""
+    data = config_to_dict(config)
+    data["train"].pop("max_iters", None)
+    return data
 
 
 def train_run(
@@ -138,18 +146,17 @@ def train_run(
     if resume:
         storage.require_run_dir(run_dir, trained=False)
         storage.remove_stale_temporaries(run_dir)
-        saved = load_config(run_dir / storage.CONFIG_FILE)
+        saved = load_config(run_dir / layout.CONFIG_FILE)
         if config_digest(saved, ignore_max_iters=True) != config_digest(config, ignore_max_iters=True):
-            raise RunDirError(
-                f"the config differs from {run_dir / storage.CONFIG_FILE}; only train.max_iters may change on --resume"
-            )
-        if (run_dir / storage.CHECKPOINT_FILE).exists():
+            refuse_other_job(run_dir, _resumable(saved), _resumable(config), what="a run (only train.max_iters may "
+                             "change on --resume)", record=layout.CONFIG_FILE)
+        if (run_dir / layout.CHECKPOINT_FILE).exists():
             state = load_checkpoint(run_dir, config, trainer, state)
             if state.stopped == "max_iters" and state.iteration < config.train.max_iters:
                 state.stopped = ""  # asked to train longer
     else:
         storage.prepare_new_run_dir(run_dir)
-    storage.write_toml(run_dir / storage.CONFIG_FILE, config_to_dict(config))
+    storage.write_toml(run_dir / layout.CONFIG_FILE, config_to_dict(config))
 
     evaluator = make_evaluator(config, task, keys.eval)
     state = run_loop(
@@ -177,21 +184,21 @@ def train_run(
         "time_to_success_s": state.success_elapsed_s,
         "n_units": config.model.n_units,
     }
-    storage.save_params(run_dir / storage.PARAMS_FILE, state.best_params, meta={"iteration": state.best_iteration, "task": config.task.name})
-    storage.write_json(run_dir / storage.METRICS_FILE, {"validation": metrics.to_dict(), "training": summary})
+    storage.save_params(run_dir / layout.PARAMS_FILE, state.best_params, meta={"iteration": state.best_iteration, "task": config.task.name})
+    storage.write_json(run_dir / layout.METRICS_FILE, {"validation": metrics.to_dict(), "training": summary})
     return TrainResult(run_dir, state.best_params, metrics, summary)
 
 
 def load_run(run_dir: str | Path) -> tuple[RunConfig, Params]:
     """The config and trained parameters of a run directory, checked against each other."""
     run_dir = storage.require_run_dir(run_dir)
-    config = load_config(run_dir / storage.CONFIG_FILE)
-    params, _ = storage.load_params(run_dir / storage.PARAMS_FILE)
+    config = load_config(run_dir / layout.CONFIG_FILE)
+    params, _ = storage.load_params(run_dir / layout.PARAMS_FILE)
     task = make_task(config.task)
     n, n_in, n_out = params.W_rec.shape[0], params.W_in.shape[1], params.W_out.shape[0]
     if (n, n_in, n_out) != (config.model.n_units, task.n_inputs, task.n_outputs):
         raise FileFormatError(
-            f"{run_dir / storage.PARAMS_FILE}: a network of {n} units, {n_in} inputs and {n_out} outputs does not "
-            f"match {run_dir / storage.CONFIG_FILE} ({config.model.n_units} units, task {config.task.name})"
+            f"{run_dir / layout.PARAMS_FILE}: a network of {n} units, {n_in} inputs and {n_out} outputs does not "
+            f"match {run_dir / layout.CONFIG_FILE} ({config.model.n_units} units, task {config.task.name})"
         )
     return config, params

@@ -14,14 +14,15 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 import time
 from pathlib import Path
 from typing import Any, Iterable
 
-from rnncondense import storage
+from rnncondense import layout, storage
 from rnncondense.errors import FileFormatError
+from rnncondense.metrics import SOLUTION_METRICS, metric
 
-REPORT_FILE = "report.html"
 MIME = {".png": "image/png", ".gif": "image/gif", ".svg": "image/svg+xml", ".jpg": "image/jpeg"}
 
 STYLE = """
@@ -68,9 +69,23 @@ def figure(path: Path, caption: str, *, size: str = "half") -> str:
     )
 
 
+MISSING = "missing-figure"
+
+
 def figures(items: Iterable[tuple[Path, str, str]]) -> str:
-    present = [figure(path, caption, size=size) for path, caption, size in items if path.is_file()]
-    return f'<div class="figs">{"".join(present)}</div>' if present else ""
+    """The figures `items` (path, caption, size) side by side. Each item is a figure the report
+    expects: one that is missing becomes a visible placeholder naming its file (never a silent
+    gap), and `write_report(strict=True)` refuses the page."""
+    shown = [
+        figure(path, caption, size=size) if path.is_file()
+        else f'<figure class="{size} {MISSING}" data-path="{_esc(path)}"><figcaption>missing figure: {_esc(path)}</figcaption></figure>'
+        for path, caption, size in items
+    ]
+    return f'<div class="figs">{"".join(shown)}</div>' if shown else ""
+
+
+def _figure(directory: Path, stem: str) -> Path:
+    return directory / layout.FIGURES_DIR / layout.figure_file(stem)
 
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -130,27 +145,30 @@ def _read_csv(path: Path, required: tuple[str, ...] = ()) -> list[dict]:
     return storage.read_rows(path, required=required) if path.exists() else []
 
 
-TASK_COLUMNS = [("mse", "mse"), ("timing_mae_ms", "timing MAE (ms)"), ("timing_rel_error", "timing error"),
-                ("miss_rate", "miss rate"), ("success", "success")]
-SOLUTION_COLUMNS = [("pcs_90", "PCs 90 %"), ("participation_ratio", "particip. ratio"), ("scaling_index", "scaling index"),
-                    ("ramp_fraction", "ramp fraction"), ("spectral_radius", "spectral radius")]
+def _columns(names: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(key, label) table columns of registry metrics."""
+    return [(name, metric(name).axis_label()) for name in names]
+
+
+TASK_COLUMNS = _columns(("mse", "timing_mae_ms", "timing_rel_error", "miss_rate", "success"))
+SOLUTION_COLUMNS = _columns(SOLUTION_METRICS)
 
 
 # ------------------------------------------------------------------------------ sections
 
 
 def base_section(study: Path, overview: list[dict]) -> tuple[str, str] | None:
-    run = study / "base"
-    metrics = _read_json(run / storage.METRICS_FILE, {"validation": dict, "training": dict})
+    run = study / layout.STUDY_BASE_DIR
+    metrics = _read_json(run / layout.METRICS_FILE, {"validation": dict, "training": dict})
     if metrics is None:
         return None
     validation, training = metrics["validation"], metrics["training"]
-    storage.check_entries(run / storage.METRICS_FILE, training, {"n_units": int, "trainer": str, "iterations": int,
+    storage.check_entries(run / layout.METRICS_FILE, training, {"n_units": int, "trainer": str, "iterations": int,
                                                       "elapsed_s": storage.NUMBER, "time_to_success_s": storage.OPTIONAL_NUMBER})
-    analysis = _read_json(run / "analysis" / "metrics.json") or {}
+    analysis = _read_json(run / layout.ANALYSIS_DIR / layout.ANALYSIS_METRICS_FILE) or {}
     row = {"name": f"base ({training['n_units']} units)", **validation, **analysis}
     overview.append(row)
-    config = (run / storage.CONFIG_FILE).read_text(encoding="utf-8", errors="replace") if (run / storage.CONFIG_FILE).is_file() else ""
+    config = (run / layout.CONFIG_FILE).read_text(encoding="utf-8", errors="replace") if (run / layout.CONFIG_FILE).is_file() else ""
     time_to = training.get("time_to_success_s")
     text = (
         f"<p class='note'>A {training['n_units']}-unit rate network trained with {training['trainer']} for "
@@ -159,19 +177,24 @@ def base_section(study: Path, overview: list[dict]) -> tuple[str, str] | None:
         + "). The context cue's level encodes the interval; the output must ramp from the Set pulse "
         "and cross 1 one interval later.</p>"
     )
-    fig_dir = run / storage.FIGURES_DIR
     body = text + table([row], [("name", "network")] + TASK_COLUMNS + SOLUTION_COLUMNS, name_column="name")
-    body += figures([
-        (fig_dir / "task.png", "Inputs (cue, Set), target and output for every interval, noise-free.", "half"),
-        (fig_dir / "behavior.png", "Produced against target interval (mean and SD over noisy validation trials).", "half"),
-        (fig_dir / "units.png", "Activity of the most active units, aligned to Set, coloured by interval.", "wide"),
-        (fig_dir / "pc_trajectories_2d.png", "Condition-averaged population trajectories in PC space.", "half"),
-        (fig_dir / "pc_trajectories_3d.png", "The same in the top three PCs.", "half"),
-        (fig_dir / "variance_explained.png", "Variance explained by each PC.", "half"),
-        (fig_dir / "eigenvalues.png", "Eigenvalues of the trained W_rec.", "half"),
-        (fig_dir / "unit_responses_normalized.png", "Unit responses in normalised time: one curve per unit means perfect temporal scaling.", "wide"),
-        (fig_dir / "scaling_index.png", "Scaling indices of units and PCs (Wang et al. 2018).", "half"),
-    ])
+    shown = [
+        ("task", "Inputs (cue, Set), target and output for every interval, noise-free.", "half"),
+        ("behavior", "Produced against target interval (mean and SD over noisy validation trials).", "half"),
+        ("units", "Activity of the most active units, aligned to Set, coloured by interval.", "wide"),
+    ]
+    if analysis:
+        shown += [
+            ("pc_trajectories_2d", "Condition-averaged population trajectories in PC space.", "half"),
+            ("pc_trajectories_3d", "The same in the top three PCs.", "half"),
+            ("variance_explained", "Variance explained by each PC.", "half"),
+            ("eigenvalues", "Eigenvalues of the trained W_rec.", "half"),
+            ("unit_responses_normalized", "Unit responses in normalised time: one curve per unit means perfect temporal scaling.", "wide"),
+            ("scaling_index", "Scaling indices of units and PCs (Wang et al. 2018).", "half"),
+        ]
+        if len(analysis.get("variance_explained", [])) < 3:  # analyze draws the 3D view only with 3 PCs
+            shown = [item for item in shown if item[0] != "pc_trajectories_3d"]
+    body += figures((_figure(run, stem), caption, size) for stem, caption, size in shown)
     body += f"<details><summary>config.toml</summary><pre>{_esc(config)}</pre></details>"
     return "The task and the base network", body
 
@@ -192,15 +215,15 @@ def _step(row: dict, path: Path) -> int:
 
 def _condense_settings(run: Path) -> dict:
     """The settings in a condensation's condense.json, checked for what the report shows."""
-    path = run / "condense.json"
+    path = run / layout.CONDENSE_SETTINGS_FILE
     settings = _read_json(path, {"settings": dict})["settings"]
     storage.check_entries(path, settings, {"method": str, "similarity": str, "operator": str})
     return settings
 
 
 def condense_section(study: Path, overview: list[dict]) -> tuple[str, str] | None:
-    root = study / "condense"
-    runs = sorted(p.parent for p in root.glob("**/condense.json")) if root.is_dir() else []
+    root = study / layout.STUDY_CONDENSE_DIR
+    runs = sorted(p.parent for p in root.glob(f"**/{layout.CONDENSE_SETTINGS_FILE}")) if root.is_dir() else []
     if not runs:
         return None
     body = ["<p class='note'>Units are merged pairwise (the closest by the stated similarity), passing the "
@@ -214,61 +237,66 @@ def condense_section(study: Path, overview: list[dict]) -> tuple[str, str] | Non
         rows = []
         for run in one_shot:
             settings = settings_of[run]
-            records = _read_csv(run / "summary.csv", SUMMARY_COLUMNS)
+            records = _read_csv(run / layout.CONDENSE_SUMMARY_FILE, SUMMARY_COLUMNS)
             failed = [r for r in records[1:] if str(r["success"]).lower() != "true"]
             rows.append({
                 "name": f"{settings['similarity']} / {settings['operator']}",
-                "merges": (_step(failed[0], run / "summary.csv") - 1) if failed else len(records) - 1,
+                "merges": (_step(failed[0], run / layout.CONDENSE_SUMMARY_FILE) - 1) if failed else len(records) - 1,
                 "units": records[-1]["n_units"] if records else "",
             })
         body.append("<h3>One-shot: merges made before the task fails</h3>")
         body.append(table(rows, [("name", "similarity / operator"), ("merges", "merges before failure"),
                                  ("units", "units at failure")], name_column="name"))
-        best = max(one_shot, key=lambda r: len(_read_csv(r / "summary.csv", SUMMARY_COLUMNS)))
+        best = max(one_shot, key=lambda r: len(_read_csv(r / layout.CONDENSE_SUMMARY_FILE, SUMMARY_COLUMNS)))
         body.append(figures([
-            (best / storage.FIGURES_DIR / "metrics_vs_size.png", f"Metrics against size, {best.name}.", "wide"),
-            (best / storage.FIGURES_DIR / "behavior_per_step.png", f"Behaviour after merging, {best.name}.", "wide"),
+            (_figure(best, "metrics_vs_size"), f"Metrics against size, {best.name}.", "wide"),
+            (_figure(best, "behavior_per_step"), f"Behaviour after merging, {best.name}.", "wide"),
         ]))
     for run in runs:
         if run in one_shot:
             continue
         settings = settings_of[run]
-        result = _read_json(run / "result.json", {"reason": str, "final": dict}) or {}
-        records = _read_csv(run / "summary.csv", SUMMARY_COLUMNS)
+        result = _read_json(run / layout.CONDENSE_RESULT_FILE, {"reason": str, "final": dict}) or {}
+        records = _read_csv(run / layout.CONDENSE_SUMMARY_FILE, SUMMARY_COLUMNS)
         final = result.get("final", {})
         if final:
             overview.append({"name": f"{settings['method']} ({final.get('n_units')} units)", **final})
         body.append(f"<h3>{_esc(_condense_label(settings))}</h3>")
         body.append(f"<p class='note'>{_esc(result.get('reason', 'not finished'))}.</p>")
         body.append(table(records, [("step", "step"), ("n_units", "units")] + TASK_COLUMNS[2:]
-                          + [("scaling_index", "scaling index"), ("ramp_fraction", "ramp fraction"),
-                             ("similarity_procrustes", "similarity"), ("retrain_iterations", "retrain it.")]))
-        fig_dir = run / storage.FIGURES_DIR
-        body.append(figures([
-            (fig_dir / "metrics_vs_size.png", "Every metric against the number of units.", "wide"),
-            (fig_dir / "behavior_per_step.png", "Behaviour after selected steps.", "wide"),
-            (fig_dir / "original_vs_final.png", "Eigenvalues and trajectories, original and final network.", "half"),
-            (fig_dir / "canonical_responses.png", "The canonical responses after retraining.", "half"),
-        ]))
+                          + _columns(("scaling_index", "ramp_fraction", "similarity_procrustes"))
+                          + [("retrain_iterations", "retrain iterations")]))
+        if not result:  # not finished: its figures are drawn at the end
+            continue
+        shown = [
+            ("metrics_vs_size", "Every metric against the number of units.", "wide"),
+            ("behavior_per_step", "Behaviour after selected steps.", "wide"),
+            ("original_vs_final", "Eigenvalues and trajectories, original and final network.", "half"),
+        ]
+        if settings["method"] == "canonical":
+            shown.append(("canonical_responses", "The canonical responses after retraining.", "half"))
+        body.append(figures((_figure(run, stem), caption, size) for stem, caption, size in shown))
     return "Condensation", "".join(body)
 
 
 def sweep_section(study: Path, overview: list[dict]) -> tuple[str, str] | None:
-    root = study / "sweep"
-    rows = _read_csv(root / "results.csv", ("size", "seed"))
+    root = study / layout.STUDY_SWEEP_DIR
+    rows = _read_csv(root / layout.SWEEP_RESULTS_CSV, ("size", "seed"))
     if not rows:
         return None
     columns = [("size", "units"), ("seed", "seed")] + TASK_COLUMNS[2:] + SOLUTION_COLUMNS[:4]
     body = "<p class='note'>Networks of each size trained from scratch on the same task with the same budget.</p>"
     body += table(rows, [c for c in columns if c[0] in rows[0]])
-    pngs = sorted((root / storage.FIGURES_DIR).glob("*.png"))
-    body += figures([(p, p.stem.replace("_", " "), "wide" if "response" in p.stem else "half") for p in pngs])
+    stems = [stem for stem in layout.SWEEP_FIGURES
+             if stem != "unit_responses_by_size" or _figure(root, stem).is_file()]  # needs an analysed network
+    body += figures((_figure(root, stem), stem.replace("_", " "), "wide" if "response" in stem else "half")
+                    for stem in stems)
     return "Size sweep", body
 
 
 def circuits_section(study: Path) -> tuple[str, str] | None:
-    root = study / "circuits"
-    summaries = sorted(root.glob("*/summary.json")) if root.is_dir() else []
+    root = study / layout.STUDY_CIRCUITS_DIR
+    summaries = sorted(root.glob(f"*/{layout.CIRCUIT_SUMMARY_FILE}")) if root.is_dir() else []
     if not summaries:
         return None
     body = []
@@ -285,12 +313,16 @@ def circuits_section(study: Path) -> tuple[str, str] | None:
 def overview_section(overview: list[dict]) -> tuple[str, str] | None:
     if not overview:
         return None
-    columns = [("name", "network")] + TASK_COLUMNS + SOLUTION_COLUMNS + [("similarity_procrustes", "similarity")]
+    columns = [("name", "network")] + TASK_COLUMNS + SOLUTION_COLUMNS + _columns(("similarity_procrustes",))
     return "Every metric", table(overview, columns, name_column="name")
 
 
-def write_report(study_dir: str | Path) -> Path:
-    """Write `study_dir/report.html` from the parts of the study that exist."""
+def write_report(study_dir: str | Path, *, strict: bool = False) -> Path:
+    """Write `study_dir/report.html` from the parts of the study that exist.
+
+    A figure that a finished part should have drawn but is missing shows as a placeholder
+    naming its file; with `strict` (the tests) it is an error instead, and nothing is written.
+    """
     study = Path(study_dir)
     if not study.is_dir():
         from rnncondense.errors import RunDirError
@@ -317,6 +349,9 @@ def write_report(study_dir: str | Path) -> Path:
         f"Study <code>{_esc(study.resolve())}</code>, written {time.strftime('%Y-%m-%d %H:%M')}.</p></header>"
         f"<nav>{nav}</nav><main>{content or '<p>Nothing to report yet.</p>'}</main></body></html>"
     )
-    path = study / REPORT_FILE
+    missing = re.findall(rf'class="\w+ {MISSING}" data-path="([^"]*)"', page)
+    if strict and missing:
+        raise FileFormatError(f"{html.unescape(missing[0])}: figure missing ({len(missing)} in all) in the report of {study}")
+    path = study / layout.REPORT_FILE
     storage.atomic_write_text(path, page)
     return path

@@ -23,21 +23,17 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 import xarray as xr
 
-from rnncondense import storage
+from rnncondense import layout, storage
 from rnncondense.config import RunConfig
-from rnncondense.errors import ConfigError, UserError
+from rnncondense.errors import ConfigError, RunDirError, UserError
+from rnncondense.plots.sweep import SOLUTION_METRICS, TASK_METRICS, example_networks, metrics_against_size, unit_responses_by_size
+from rnncondense.runs.analyze import read_activity
+from rnncondense.runs.claim import claim
+from rnncondense.runs.figures import save_figures
+from rnncondense.runs.sweep_network import read_result, train_network
+from rnncondense.runs.sweep_table import result_row, write_tables
 from rnncondense.sweep import cluster as clusters
-from rnncondense.sweep.network import ATTEMPT_FILE, read_result, train_network
-from rnncondense.sweep.spec import (
-    NETWORKS_DIR,
-    Axis,
-    NetworkJob,
-    SweepSpec,
-    check_sweep_dir,
-    make_spec,
-    write_sweep_file,
-)
-from rnncondense.sweep.table import result_row, write_tables
+from rnncondense.sweep.spec import SWEEP_FORMAT, Axis, NetworkJob, SweepSpec, make_spec
 
 __all__ = ["run_sweep", "SweepProgress", "SweepResult"]
 
@@ -114,7 +110,7 @@ def _compilation_cache() -> str | None:
 def _started_s(run_dir: Path, since: float) -> float | None:
     """When the running attempt of a network started (epoch s), if it started after `since`."""
     try:
-        started = float(storage.read_json(run_dir / ATTEMPT_FILE)["started"])
+        started = float(storage.read_json(run_dir / layout.NETWORK_ATTEMPT_FILE)["started"])
     except (UserError, KeyError, TypeError, ValueError):
         return None
     return started if started >= since else None
@@ -184,9 +180,9 @@ def run_sweep(
             "it was started with (e.g. dask-jobqueue's cluster.scale(jobs=...))"
         )
     out = check_sweep_dir(out, spec)
-    for directory in (out, out / storage.FIGURES_DIR):  # what a killed client left half-written (its own files)
+    for directory in (out, out / layout.FIGURES_DIR):  # what a killed client left half-written (its own files)
         storage.remove_stale_temporaries(directory)
-    networks = Path(out) / NETWORKS_DIR
+    networks = Path(out) / layout.NETWORKS_DIR
     stored = {job.name: read_result(networks / job.name, job) for job in spec.jobs}
     pending = [job for job in spec.jobs if stored[job.name] is None]
     durations = _Durations()
@@ -217,8 +213,6 @@ def run_sweep(
     rows = [result_row(spec, job, stored[job.name], error=failed.get(job.name)) for job in spec.jobs]
     table, files = write_tables(out, spec, rows)
     if figures:
-        from rnncondense.plots.sweep import plot_sweep
-
         files += plot_sweep(out, table)
     return SweepResult(Path(out), table, rows, failed, len(pending) - len(failed), skipped,
                        time.perf_counter() - start, files)
@@ -241,7 +235,7 @@ def _open_client(scheduler: str | None, n_workers: int | None, timeout_s: float)
 def _run_jobs(client, out: Path, spec: SweepSpec, pending: list[NetworkJob], stored: dict, failed: dict,
               durations: _Durations, report: Callable, skipped: int, poll_s: float, session_start: float) -> None:
     """Submit `pending`, poll until every future is finished or failed; fill `stored` and `failed`."""
-    networks = out / NETWORKS_DIR
+    networks = out / layout.NETWORKS_DIR
     changes = threading.Event()
     cache = _compilation_cache()
     futures = {
@@ -312,3 +306,49 @@ def _eta(running: list[NetworkJob], threads: int, futures: dict, durations: _Dur
             left[job.name] = max(estimates[job.name] - (now - started), 0.0)
     longest = max((left[job.name] for job in running), default=0.0)
     return max(sum(left.values()) / threads, longest)
+
+
+def plot_sweep(out: str | Path, table: xr.Dataset) -> list[Path]:
+    """Write DIR/figures/{task_vs_size, solution_vs_size, unit_responses_by_size}.png."""
+    out = Path(out)
+    figures = storage.safe_child(out, layout.FIGURES_DIR)
+    drawn = {
+        "task_vs_size": metrics_against_size(table, TASK_METRICS, title="task performance against size (same budget)"),
+        "solution_vs_size": metrics_against_size(table, SOLUTION_METRICS, title="solution type against size"),
+    }
+    examples = example_networks(table)
+    activities = {}
+    for size, name in examples.items():
+        path = storage.safe_child(out / layout.NETWORKS_DIR, f"{name}/{layout.ANALYSIS_DIR}/{layout.ACTIVITY_FILE}")  # names can come from a file
+        if path.is_file():
+            activities[f"N = {size}\n({name})"] = read_activity(path)
+    if activities:
+        drawn["unit_responses_by_size"] = unit_responses_by_size(activities)
+    return save_figures(figures, drawn)
+
+
+# ------------------------------------------------------------------------------ the sweep directory
+
+
+def check_sweep_dir(out: str | Path, spec: SweepSpec) -> Path:
+    """Check that `out` is new, empty, or holds this very sweep (then it is continued).
+
+    Raises:
+        RunDirError: `out` is a file, a non-empty directory that is not a sweep, or holds a sweep
+            with other arguments (the message names the first difference).
+    """
+    out = Path(out)
+    record_path = out / layout.SWEEP_FILE
+    if record_path.is_file() and storage.read_json(record_path).get("format") != SWEEP_FORMAT:
+        raise RunDirError(f"{record_path}: not an rnncondense sweep record")
+    claim(out, layout.SWEEP_FILE, spec.record(), what="a sweep", write=False)
+    return out
+
+
+def write_sweep_file(out: Path, spec: SweepSpec) -> Path:
+    """Create DIR/networks and write DIR/sweep.json (atomically) unless it is there (`check_sweep_dir`
+    has then found it equal to this sweep's record)."""
+    (out / layout.NETWORKS_DIR).mkdir(parents=True, exist_ok=True)
+    if not (out / layout.SWEEP_FILE).is_file():
+        storage.write_json(out / layout.SWEEP_FILE, spec.record())
+    return out / layout.SWEEP_FILE
