@@ -38,6 +38,8 @@ _API = {
     "recurrent_spectrum": "rnncondense.analysis.spectrum",
     "linearize": "rnncondense.analysis.spectrum",
     "similarity": "rnncondense.analysis.similarity",
+    "find_fixed_points": "rnncondense.analysis.fixed_points",
+    "context_fixed_points": "rnncondense.analysis.fixed_points",
     "solution_metrics": "rnncondense.analysis.summary",
     "analyze_run": "rnncondense.analysis.summary",
     # sweeps

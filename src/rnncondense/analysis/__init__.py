@@ -7,6 +7,7 @@
     ramps        ramp classification and ramp_fraction
     spectrum     eigenvalues of W_rec and of the linearisation
     similarity   Procrustes and CCA similarity between two networks' solutions
+    fixed_points fixed and slow points per context, their Jacobians, stability and time constants
     summary      solution_metrics in one call; analyze_run for a run directory
 
 The package root re-exports the public functions (`from rnncondense import solution_metrics`);
