@@ -38,6 +38,7 @@ _API = {
     "recurrent_spectrum": "rnncondense.analysis.spectrum",
     "linearize": "rnncondense.analysis.spectrum",
     "similarity": "rnncondense.analysis.similarity",
+    "dsa": "rnncondense.analysis.dsa",
     "find_fixed_points": "rnncondense.analysis.fixed_points",
     "context_fixed_points": "rnncondense.analysis.fixed_points",
     "solution_metrics": "rnncondense.analysis.summary",

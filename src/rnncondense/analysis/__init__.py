@@ -6,7 +6,8 @@
     scaling      scaling index (Wang et al. 2018)
     ramps        ramp classification and ramp_fraction
     spectrum     eigenvalues of W_rec and of the linearisation
-    similarity   Procrustes and CCA similarity between two networks' solutions
+    similarity   Procrustes and CCA similarity between two networks' solutions (and `dsa`, re-exported)
+    dsa          dynamical similarity: delay embedding, HAVOK operator, Procrustes over vector fields
     fixed_points fixed and slow points per context, their Jacobians, stability and time constants
     summary      solution_metrics in one call; analyze_run for a run directory
 
