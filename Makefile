@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 DEMO_OUT ?= runs/demo
 
-.PHONY: setup browser demo test bench bench-baseline clean
+.PHONY: setup browser demo test bench bench-baseline bench-dsa-baseline clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,15 @@ bench: setup
 bench-baseline:
 	$(PYTHON) -m venv .bench-baseline
 	.bench-baseline/bin/python -m pip install --quiet "numpy<2" "scipy<1.14" "matplotlib<3.9" hessianfree==0.4.0
+
+# A throwaway environment with the authors' DSA package (dsa-metric 2.0.2, which needs PyTorch), only for
+# the comparison in benchmarks/bench_dsa.py; it is not a dependency of the project. torch is pinned and
+# installed first (the CPU build where one is on disk), so that the package's plain `torch` does not
+# pull a several-GB CUDA build.
+bench-dsa-baseline:
+	$(PYTHON) -m venv .bench-dsa-baseline
+	.bench-dsa-baseline/bin/python -m pip install --quiet torch==2.13.0
+	.bench-dsa-baseline/bin/python -m pip install --quiet dsa-metric==2.0.2
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
