@@ -14,11 +14,11 @@ Fixed points are the zeros of F and slow points the other local minima of the sp
 network's trajectories plus Gaussian noise) for any autonomous update F(x, args), so the same
 code serves the trained networks and the circuits:
 
-1. Adam (optax) on sum_i q(x_i), every start one row of a batch, `adam_steps` steps in one jitted
-   `lax.scan`. Adam needs one F and one vector-Jacobian product per start and step, O(N^2), and
+1. Adam (optax, learning rate with a cosine decay) on sum_i q(x_i), every start one row of a
+   batch, `adam_steps` steps in one jitted `lax.scan`. Adam needs one F and one vector-Jacobian product per start and step, O(N^2), and
    is robust far from a minimum, where q is non-convex; near one it converges only linearly.
 2. Levenberg-Marquardt polish of the distinct end points: dx = -(J^T J + mu I)^-1 J^T F with
-   J = dF/dx (jax.jacfwd), mu divided by 3 on success and doubled on failure. At a fixed point
+   J = dF/dx (jax.jacfwd), mu divided by 3 on success and multiplied by 10 on failure. At a fixed point
    with an invertible J this is Newton's method (quadratic convergence, locations to machine
    precision); at a slow point (q > 0, J^T F = 0) or on a continuous attractor (J singular
    along the attractor) the damping keeps the step bounded, where plain Newton would jump.
@@ -154,8 +154,14 @@ def _q(update: Update, x: jax.Array, args: Any) -> jax.Array:
 
 @partial(jax.jit, static_argnames=("update", "steps", "learning_rate"))
 def _adam(update: Update, starts: jax.Array, args: Any, *, steps: int, learning_rate: float) -> jax.Array:
-    """Adam on sum_i q(x_i): starts (S, N) -> end points (S, N). Rows do not interact."""
-    optimizer = optax.adam(learning_rate)
+    """Adam on sum_i q(x_i): starts (S, N) -> end points (S, N). Rows do not interact.
+
+    The learning rate decays from `learning_rate` to 1 % of it (cosine): on a trained 200-unit
+    network (one context, 64 starts, 1000 steps) the end points reached a median q of 4e-12 and
+    formed 12 groups within 1e-3, against 1e-9 and 42 groups at a constant 1e-2, and every group
+    then polished to the same point; fewer groups mean fewer O(N^3) polish steps.
+    """
+    optimizer = optax.adam(optax.cosine_decay_schedule(learning_rate, steps, alpha=0.01))
     total_q = lambda xs: jnp.sum(jax.vmap(lambda x: _q(update, x, args))(xs))
 
     def _step(carry, _):
@@ -169,24 +175,46 @@ def _adam(update: Update, starts: jax.Array, args: Any, *, steps: int, learning_
 
 
 @partial(jax.jit, static_argnames=("update", "steps"))
-def _levenberg_marquardt(update: Update, points: jax.Array, args: Any, *, steps: int) -> jax.Array:
-    """Damped Gauss-Newton on q from each row of points (P, N); a step is kept only if q falls."""
+def _levenberg_marquardt(update: Update, points: jax.Array, args: Any, *, steps: int, q_stop: float) -> jax.Array:
+    """Damped Gauss-Newton on q from each row of points (P, N); a step is kept only if q falls.
 
-    def _polish(x):
-        def _step(carry, _):
-            x, mu = carry
-            f = update(x, args)
-            jac = jax.jacfwd(update)(x, args)
-            hessian = jac.T @ jac
-            dx = -jnp.linalg.solve(hessian + mu * jnp.eye(x.shape[0], dtype=x.dtype), jac.T @ f)
-            x_new = x + dx
-            better = _q(update, x_new, args) < 0.5 * jnp.sum(f * f)
-            return (jnp.where(better, x_new, x), jnp.where(better, mu / 3.0, mu * 2.0)), None
+    The damping starts at 1e-6 of the largest diagonal entry of J^T J (Marquardt's rule for a good
+    first guess, as Adam's end points are), is divided by 3 after a step that lowers q and
+    multiplied by 10 after one that does not. The loop stops once every point has q <= q_stop or
+    its damping has grown past 1e3 of that scale (steps no longer lower q: a minimum to rounding),
+    after at most `steps` steps: near a fixed point Newton's quadratic convergence needs a handful,
+    and each step costs O(N^3) per point (0.2 s for N = 200 on a loaded 2-core machine).
+    """
+    eye = jnp.eye(points.shape[1], dtype=points.dtype)
 
-        (x, _), _ = lax.scan(_step, (x, jnp.asarray(1e-3, x.dtype)), None, length=steps)
-        return x
+    def _normal_equations(x):
+        f = update(x, args)
+        jac = jax.jacfwd(update)(x, args)
+        return jac.T @ jac, jac.T @ f, 0.5 * jnp.sum(f * f)
 
-    return jax.vmap(_polish)(points)
+    def _step(x, mu):
+        hessian, gradient, q = _normal_equations(x)
+        dx = -jnp.linalg.solve(hessian + mu * eye, gradient)
+        better = _q(update, x + dx, args) < q
+        return jnp.where(better, x + dx, x), jnp.where(better, mu / 3.0, mu * 10.0)
+
+    hessians = jax.vmap(lambda x: _normal_equations(x)[0])(points)
+    scale = jnp.max(jnp.diagonal(hessians, axis1=1, axis2=2), axis=1) + jnp.finfo(points.dtype).tiny
+    def _done(xs, mus):
+        q = jax.vmap(lambda x: _q(update, x, args))(xs)
+        return jnp.all((q <= q_stop) | (mus > 1e3 * scale))
+
+    def _cond(carry):
+        xs, mus, k = carry
+        return (k < steps) & ~_done(xs, mus)
+
+    def _body(carry):
+        xs, mus, k = carry
+        xs, mus = jax.vmap(_step)(xs, mus)
+        return xs, mus, k + 1
+
+    xs, _, _ = lax.while_loop(_cond, _body, (points, 1e-6 * scale, 0))
+    return xs
 
 
 @partial(jax.jit, static_argnames=("update",))
@@ -281,7 +309,7 @@ def find_fixed_points(
     unique_tol: float = 1e-3,
     outlier_scale: float = 10.0,
     adam_steps: int = 1000,
-    learning_rate: float = 1e-2,
+    learning_rate: float = 3e-2,
     lm_steps: int = 30,
     n_slow: int = 3,
     marginal_tol: float = 1e-6,
@@ -324,7 +352,7 @@ def find_fixed_points(
             # padded to a power of two (repeating the first row) so that calls compile a few shapes only
             n = candidates.shape[0]
             padded = jnp.asarray(np.concatenate([candidates, np.repeat(candidates[:1], _bucket(n) - n, axis=0)]))
-            polished = _levenberg_marquardt(update, padded, args64, steps=int(lm_steps))
+            polished = _levenberg_marquardt(update, padded, args64, steps=int(lm_steps), q_stop=float(q_tol) * 1e-12)
             q, jacobians = _q_and_jacobians(update, polished, args64)
             polished, q, jacobians = np.asarray(polished)[:n], np.asarray(q)[:n], np.asarray(jacobians)[:n]
         else:
