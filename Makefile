@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 DEMO_OUT ?= runs/demo
 
-.PHONY: setup browser demo test bench bench-baseline clean configs/default.toml
+.PHONY: setup browser demo test bench bench-baseline bench-dsa-baseline clean configs/default.toml
 
 setup: $(STAMP)
 
@@ -38,6 +38,15 @@ bench-baseline:
 # Every field with its default, generated from the config models (a test checks the file is current).
 configs/default.toml: setup
 	$(PY) -c "from rnncondense.config import default_config_toml; print(default_config_toml(), end='')" > $@
+
+# A throwaway environment with the authors' DSA package (dsa-metric 2.0.2, which needs PyTorch), only for
+# the comparison in benchmarks/bench_dsa.py; it is not a dependency of the project. torch is pinned and
+# installed first (the CPU build where one is on disk), so that the package's plain `torch` does not
+# pull a several-GB CUDA build.
+bench-dsa-baseline:
+	$(PYTHON) -m venv .bench-dsa-baseline
+	.bench-dsa-baseline/bin/python -m pip install --quiet torch==2.13.0
+	.bench-dsa-baseline/bin/python -m pip install --quiet dsa-metric==2.0.2
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

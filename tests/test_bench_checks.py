@@ -8,6 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import bench_analysis, bench_circuits, bench_hessian_free, bench_simulator, bench_sweep, bench_training  # noqa: E402
+from benchmarks import bench_dsa  # noqa: E402
 from benchmarks.common import check  # noqa: E402
 from benchmarks.run import BENCHMARKS, print_checks  # noqa: E402
 
@@ -64,5 +65,9 @@ def test_every_benchmark_with_goals_reads_them_from_its_result():
     circuits = {"respiratory": {"speedup": 25.0, "goal_speedup": 20.0},
                 "ring": {"units": 100, "steps": 1000, "simulate_ring_median_ms": 21.0, "goal_ms": 20.0}}
     assert [met for _, met in _verdicts(bench_circuits, circuits)] == [True, False]
+    dsa = {"goals": {"spearman": 0.95, "min_pairs": 20}, "vs_dsa_metric": {"pairs": [(0, 1)] * 28, "spearman": 0.97}}
+    assert [met for _, met in _verdicts(bench_dsa, dsa)] == [True, True]
+    dsa["vs_dsa_metric"] = {"pairs": [(0, 1)] * 28, "skipped": "no baseline environment"}
+    assert bench_dsa.checks(dsa)[-1]["measured"] is None
     # every benchmark `make bench` runs has its goals checked
     assert {name for name in BENCHMARKS if not hasattr(sys.modules[f"benchmarks.bench_{name}"], "checks")} == set()

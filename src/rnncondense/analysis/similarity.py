@@ -24,6 +24,9 @@ dimensions would otherwise be whitened into noise).
 
 Both are 1 for a network against itself, and unchanged by permuting or rotating its units (the PC
 scores do not change, up to the sign of each PC, which Procrustes and CCA both absorb).
+
+Dynamical similarity (`dsa`, Ostrow et al. 2023) compares the linear dynamics fitted to the
+trajectories rather than their shape; it lives in analysis/dsa.py and is re-exported here.
 """
 
 from __future__ import annotations
@@ -34,10 +37,11 @@ import numpy as np
 import xarray as xr
 
 from rnncondense.analysis.activity import check_same_task, task_signature, time_normalized
+from rnncondense.analysis.dsa import dsa
 from rnncondense.analysis.pca import pca, project
 from rnncondense.errors import ConfigError, UserError
 
-__all__ = ["Similarity", "similarity", "HEADLINE", "procrustes_similarity", "cca_similarity"]
+__all__ = ["Similarity", "similarity", "HEADLINE", "procrustes_similarity", "cca_similarity", "dsa"]
 
 HEADLINE = "procrustes"
 
