@@ -27,6 +27,7 @@ _API = {
     "train_run": "rnncondense.train.run",
     "load_run": "rnncondense.train.run",
     "hessian_free": "rnncondense.train.hessian_free",
+    "train_ensemble": "rnncondense.train.ensemble",
     # analysis
     "evaluate": "rnncondense.analysis.behavior",
     "produced_intervals_ms": "rnncondense.analysis.behavior",
