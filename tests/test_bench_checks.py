@@ -9,6 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import bench_analysis, bench_circuits, bench_hessian_free, bench_simulator, bench_sweep, bench_training  # noqa: E402
 from benchmarks import bench_dsa  # noqa: E402
+from benchmarks import bench_ensemble  # noqa: E402
 from benchmarks.common import check  # noqa: E402
 from benchmarks.run import BENCHMARKS, print_checks  # noqa: E402
 
@@ -69,5 +70,14 @@ def test_every_benchmark_with_goals_reads_them_from_its_result():
     assert [met for _, met in _verdicts(bench_dsa, dsa)] == [True, True]
     dsa["vs_dsa_metric"] = {"pairs": [(0, 1)] * 28, "skipped": "no baseline environment"}
     assert bench_dsa.checks(dsa)[-1]["measured"] is None
+    ensemble = {"goals": {"speedup_16_small": 4.0, "speedup_16_n200": 1.5}, "rows": [
+        {"trainer": "adam", "n_units": 10, "members": 16, "speedup_vs_one_at_a_time": 4.2},
+        {"trainer": "adam", "n_units": 50, "members": 16, "speedup_vs_one_at_a_time": 3.9},
+        {"trainer": "adam", "n_units": 200, "members": 16, "speedup_vs_one_at_a_time": 1.6},
+        {"trainer": "hf", "n_units": 10, "members": 4, "speedup_vs_one_at_a_time": 9.0}]}
+    assert _verdicts(bench_ensemble, ensemble)[:3] == [("adam ensemble of 16 / one at a time, N = 10", True),
+                                                       ("adam ensemble of 16 / one at a time, N = 50", False),
+                                                       ("adam ensemble of 16 / one at a time, N = 200", True)]
+    assert [row["measured"] for row in bench_ensemble.checks(ensemble)[3:]] == [None, None, None]  # HF: no 16
     # every benchmark `make bench` runs has its goals checked
     assert {name for name in BENCHMARKS if not hasattr(sys.modules[f"benchmarks.bench_{name}"], "checks")} == set()

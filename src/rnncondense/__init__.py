@@ -27,6 +27,7 @@ _API = {
     "train_run": "rnncondense.runs.train",
     "load_run": "rnncondense.runs.train",
     "hessian_free": "rnncondense.train.hessian_free",
+    "train_ensemble": "rnncondense.runs.ensemble",
     # analysis
     "evaluate": "rnncondense.analysis.behavior",
     "produced_intervals_ms": "rnncondense.analysis.behavior",

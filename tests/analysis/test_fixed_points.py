@@ -14,7 +14,6 @@ from rnncondense.analysis.fixed_points import (
     context_fixed_points,
     find_fixed_points,
     held_inputs,
-    network_update,
     slow_manifold_dim,
     time_constants_ms,
 )

@@ -49,7 +49,7 @@ def analyze_run(
     pc_trajectories_3d, unit_responses, unit_responses_normalized, eigenvalues, scaling_index}.png.
 
     Args:
-        run_dir: a run directory with a trained network (`train.run.load_run`).
+        run_dir: a run directory with a trained network (`runs.train.load_run`).
         k: top PCs for the per-PC scaling index and the 3D plot, 1 <= k <= N.
         n_trials: trials per interval; n_phase: normalised-time grid (see `solution_metrics`).
         noise: average noisy trials (key derived from `train.seed`) instead of noise-free ones.

@@ -11,7 +11,7 @@ import jax
 from rnncondense import layout, storage
 from rnncondense.analysis.behavior import BehaviorMetrics, evaluate
 from rnncondense.config import RunConfig, config_digest, config_to_dict, load_config
-from rnncondense.errors import FileFormatError, RunDirError
+from rnncondense.errors import FileFormatError
 from rnncondense.runs.claim import refuse_other_job
 from rnncondense.rnn import Params, init_params
 from rnncondense.tasks import make_task

@@ -28,6 +28,7 @@ References:
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -175,8 +176,8 @@ def gauss_newton_operator(
 
 
 def levenberg_marquardt(
-    damping: float,
-    rho: float,
+    damping: Array | float,
+    rho: Array | float,
     *,
     boost: float = 1.5,
     drop: float = 2.0 / 3.0,
@@ -184,16 +185,15 @@ def levenberg_marquardt(
     rho_high: float = 0.75,
     min_damping: float = 1e-6,
     max_damping: float = 1e8,
-) -> float:
+) -> Array:
     """Martens' damping rule: lambda *= boost if rho < rho_low, *= drop if rho > rho_high, within bounds.
 
-    A NaN rho (no valid prediction) counts as a poor one.
+    A NaN rho (no valid prediction) counts as a poor one. Traceable: `jnp.where`, no branch.
     """
-    if not rho >= rho_low:
-        damping *= boost
-    elif rho > rho_high:
-        damping *= drop
-    return min(max(damping, min_damping), max_damping)
+    damping, rho = jnp.asarray(damping), jnp.asarray(rho)
+    poor = ~(rho >= rho_low)
+    damping = jnp.where(poor, damping * boost, jnp.where(rho > rho_high, damping * drop, damping))
+    return jnp.clip(damping, min_damping, max_damping)
 
 
 class HFState(NamedTuple):
@@ -274,39 +274,86 @@ def hessian_free(
         backtrack_base=backtrack_base,
         backtrack_growth=backtrack_growth,
     )
-    compiled: dict[tuple, tuple] = {}
+    compiled: dict[tuple, Callable] = {}
 
-    def _functions(model_fn: ModelFn, loss_fn: LossFn):
-        """Jitted pieces for one (model_fn, loss_fn) pair, compiled once."""
-        if (model_fn, loss_fn) in compiled:
-            return compiled[(model_fn, loss_fn)]
+    def _step(params, state: HFState, grad_batch, curvature_batch, key, *, model_fn: ModelFn, loss_fn: LossFn):
+        """One iteration, every decision in JAX control flow (so `jit` and `vmap` take it whole)."""
+        flat, unravel = ravel_pytree(params)
 
-        def objective(params, batch, key):
-            return loss_fn(model_fn(params, batch, key)[0], batch)
+        def objective(f, batch):
+            return loss_fn(model_fn(unravel(f), batch, key)[0], batch)
 
-        @jax.jit
-        def solve(params, damping, cg_init, grad_batch, curvature_batch, key):
-            loss, grads = jax.value_and_grad(objective)(params, grad_batch, key)
-            g, _ = ravel_pytree(grads)
-            matvec, _, _ = gauss_newton_operator(
-                model_fn, loss_fn, params, curvature_batch, key,
-                structural_weight=damping * structural_damping, damping=damping,
-            )
-            curvature_loss = objective(params, curvature_batch, key)
-            return loss, curvature_loss, g, conjugate_gradient(matvec, -g, cg_init, **cg_options)
+        # the damped Gauss-Newton system, solved by CG from the previous solution's decay
+        loss, g = jax.value_and_grad(objective)(flat, grad_batch)
+        matvec, quadratic, _ = gauss_newton_operator(
+            model_fn, loss_fn, params, curvature_batch, key,
+            structural_weight=state.damping * structural_damping, damping=state.damping,
+        )
+        curvature_loss = objective(flat, curvature_batch)
+        cg = conjugate_gradient(matvec, -g, state.cg_init, **cg_options)
 
-        @jax.jit
-        def objective_at(params, step, grad_batch, key):
-            flat, unravel = ravel_pytree(params)
-            return objective(unravel(flat + step), grad_batch, key)
+        # Backtrack over the kept CG iterates on the curvature minibatch (as Martens' code does):
+        # from the last, go back while the objective improves.
+        def _back_cond(carry):
+            j, _, done = carry
+            return (j > 0) & ~done
 
-        @jax.jit
-        def curvature_along(params, step, curvature_batch, key):
-            _, quadratic, _ = gauss_newton_operator(model_fn, loss_fn, params, curvature_batch, key)
-            return quadratic(step)
+        def _back_body(carry):
+            j, value, _ = carry
+            earlier = objective(flat + cg.iterates[j - 1], curvature_batch)
+            better = earlier < value
+            return jnp.where(better, j - 1, j), jnp.where(better, earlier, value), ~better
 
-        compiled[(model_fn, loss_fn)] = (solve, objective_at, curvature_along)
-        return compiled[(model_fn, loss_fn)]
+        last = cg.n_stored - 1
+        j, value, _ = lax.while_loop(
+            _back_cond, _back_body, (last, objective(flat + cg.iterates[last], curvature_batch), jnp.asarray(False))
+        )
+        step = cg.iterates[j]
+        finite = jnp.isfinite(value) & jnp.all(jnp.isfinite(step))
+
+        # Reduction ratio on the minibatch against the undamped quadratic model.
+        slope = jnp.dot(g, step)
+        predicted = slope + 0.5 * quadratic(step)
+        rho = jnp.where(predicted < 0, (value - curvature_loss) / jnp.where(predicted < 0, predicted, 1.0), -jnp.inf)
+
+        # Armijo line search on the step length, on the gradient batch (skipped for a non-finite step).
+        def _search_cond(carry):
+            tries, _, accepted = carry
+            return (tries < line_search_max_tries) & ~accepted
+
+        def _search_body(carry):
+            tries, rate, _ = carry
+            accepted = objective(flat + rate * step, grad_batch) <= loss + armijo_c * rate * slope
+            return tries + 1, jnp.where(accepted, rate, rate * line_search_shrink), accepted
+
+        _, rate, accepted = lax.while_loop(
+            _search_cond, _search_body, (jnp.asarray(0), jnp.asarray(1.0, flat.dtype), ~finite)
+        )
+        rate = jnp.where(finite & accepted, rate, 0.0)
+
+        damping = levenberg_marquardt(
+            state.damping, rho, boost=damping_boost, drop=damping_drop, rho_low=rho_low, rho_high=rho_high,
+            min_damping=min_damping, max_damping=max_damping,
+        )
+        # a non-finite step is rejected: damping x nonfinite_damping_boost and CG restarts from 0
+        damping = jnp.where(finite, damping, jnp.minimum(state.damping * nonfinite_damping_boost, max_damping))
+        moved = finite & (rate > 0)
+        new_params = unravel(jnp.where(moved, flat + rate * step, flat))
+        new_state = HFState(
+            damping.astype(state.damping.dtype),
+            jnp.where(finite, cg_decay * cg.x, jnp.zeros_like(cg.x)),
+            state.count + 1,
+        )
+        info = {
+            "loss": loss,
+            "lambda": state.damping,
+            "cg_iters": cg.n_iters,
+            "rho": jnp.where(finite, rho, jnp.nan),
+            "step_norm": jnp.where(finite, rate * jnp.linalg.norm(step), 0.0),
+            "step_rate": rate,
+            "rejected": jnp.where(finite, 0.0, 1.0),
+        }
+        return new_params, new_state, info
 
     def init(params: Any) -> HFState:
         flat, _ = ravel_pytree(params)
@@ -317,52 +364,13 @@ def hessian_free(
         )
 
     def update(params, state: HFState, *, model_fn: ModelFn, loss_fn: LossFn, grad_batch, curvature_batch, key):
-        solve, objective_at, curvature_along = _functions(model_fn, loss_fn)
-        damping = float(state.damping)
-        loss, curvature_loss, g, cg = solve(params, state.damping, state.cg_init, grad_batch, curvature_batch, key)
-        loss, curvature_loss = float(loss), float(curvature_loss)
-        info = {"loss": loss, "lambda": damping, "cg_iters": int(cg.n_iters)}
+        """One HF iteration; a pure function of arrays for a given (model_fn, loss_fn), jitted once per pair.
 
-        # Backtrack over the kept CG iterates on the curvature minibatch (as Martens' code does):
-        # from the last, go back while the objective improves.
-        j = int(cg.n_stored) - 1
-        step, value = cg.iterates[j], float(objective_at(params, cg.iterates[j], curvature_batch, key))
-        while j > 0:
-            earlier = float(objective_at(params, cg.iterates[j - 1], curvature_batch, key))
-            if not earlier < value:
-                break
-            j, step, value = j - 1, cg.iterates[j - 1], earlier
-
-        if not (math.isfinite(value) and bool(jnp.all(jnp.isfinite(step)))):
-            new_damping = min(damping * nonfinite_damping_boost, max_damping)
-            state = HFState(jnp.asarray(new_damping, state.damping.dtype), jnp.zeros_like(state.cg_init), state.count + 1)
-            return params, state, {**info, "rho": float("nan"), "step_norm": 0.0, "step_rate": 0.0, "rejected": 1.0}
-
-        # Reduction ratio on the minibatch against the undamped quadratic model.
-        slope = float(jnp.dot(g, step))
-        predicted = slope + 0.5 * float(curvature_along(params, step, curvature_batch, key))
-        rho = (value - curvature_loss) / predicted if predicted < 0 else -math.inf
-
-        # Armijo line search on the step length, on the gradient batch.
-        rate = 1.0
-        for _ in range(line_search_max_tries):
-            value = float(objective_at(params, rate * step, grad_batch, key))
-            if value <= loss + armijo_c * rate * slope:
-                break
-            rate *= line_search_shrink
-        else:
-            rate = 0.0
-
-        damping = levenberg_marquardt(
-            damping, rho, boost=damping_boost, drop=damping_drop, rho_low=rho_low, rho_high=rho_high,
-            min_damping=min_damping, max_damping=max_damping,
-        )
-
-        if rate > 0:
-            flat, unravel = ravel_pytree(params)
-            params = unravel(flat + rate * step)
-        state = HFState(jnp.asarray(damping, state.damping.dtype), cg_decay * cg.x, state.count + 1)
-        info.update(rho=rho, step_norm=rate * float(jnp.linalg.norm(step)), step_rate=rate, rejected=0.0)
-        return params, state, info
+        It may itself be called under `jax.jit` or `jax.vmap` (bind model_fn and loss_fn first,
+        e.g. with functools.partial): nothing in it leaves the device.
+        """
+        if (model_fn, loss_fn) not in compiled:
+            compiled[(model_fn, loss_fn)] = jax.jit(partial(_step, model_fn=model_fn, loss_fn=loss_fn))
+        return compiled[(model_fn, loss_fn)](params, state, grad_batch, curvature_batch, key)
 
     return HessianFree(init, update)

@@ -29,8 +29,9 @@ class Objective(NamedTuple):
 
 
 def trial_slice(batch: TrialBatch, start: int, size: int) -> TrialBatch:
-    """Trials start .. start + size - 1 of every array of `batch` (a curvature minibatch)."""
-    return jax.tree.map(lambda a: a[start : start + size], batch)
+    """Trials start .. start + size - 1 of every array of `batch` (a curvature minibatch); `start`
+    may be traced (a dynamic slice), so a compiled step can cycle through the batch."""
+    return jax.tree.map(lambda a: jax.lax.dynamic_slice_in_dim(a, start, size), batch)
 
 
 def task_objective(task: CueSetGo, *, alpha: float, sigma_rec: float) -> Objective:
@@ -72,16 +73,17 @@ def hf_trainer(objective: Objective, *, gradient_batch_size: int, curvature_batc
     curvature products on a minibatch of `curvature_batch_size` of them, cycled through the batch.
 
     The recurrent noise of an iteration is fixed (one key), so the objective is deterministic
-    within the iteration.
+    within the iteration. The step is one compiled program (sampling, the minibatch and the whole
+    HF update), which `jax.vmap` can map over an ensemble of networks.
     """
     optimizer = hessian_free(**hyper)
     n_chunks = max(gradient_batch_size // curvature_batch_size, 1)
-    sample = jax.jit(objective.sample, static_argnums=2)
 
+    @jax.jit
     def step(params: Params, state, key: jax.Array):
         k_trials, k_noise = jax.random.split(key)
-        batch = sample(params, k_trials, gradient_batch_size)
-        start = (int(state.count) % n_chunks) * curvature_batch_size
+        batch = objective.sample(params, k_trials, gradient_batch_size)
+        start = (state.count % n_chunks) * curvature_batch_size
         return optimizer.update(
             params,
             state,
