@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rnncondense.errors import ConfigError, shown
+from rnncondense.rnn import FORMS, NONLINEARITIES, Dynamics
 from rnncondense.tasks.cue_set_go import CueSetGoConfig
 
 __all__ = [
@@ -41,13 +42,16 @@ NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class ModelConfig(_Strict):
-    """The rate network: x_t = x_{t-1} + (dt / tau)(-x + W_rec r + W_in u + b) + noise."""
+    """The rate network: x_t = x_{t-1} + (dt / tau)(-x + W_rec r + W_in u + b) + noise, r = f(x);
+    `form` and `nonlinearity` choose the variants of rnn.py (rate form, discrete time, relu, ...)."""
 
     n_units: Annotated[int, Field(ge=1, le=20000)] = 200
     tau_ms: PositiveFloat = 100.0
     g: NonNegativeFloat = 1.0  # W_rec ~ N(0, g^2 / N)
     sigma_rec: NonNegativeFloat = 0.05  # recurrent noise, per sqrt(tau)
     x0_std: NonNegativeFloat = 0.0  # spread of the (learned) initial state
+    form: Literal[FORMS] = "current"  # current (state x), rate (state r) or discrete (rate form, alpha = 1)
+    nonlinearity: Literal[NONLINEARITIES] = "tanh"
 
 
 class AdamConfig(_Strict):
@@ -130,7 +134,7 @@ class RunConfig(_Strict):
 
     @model_validator(mode="after")
     def _check_time_step(self) -> RunConfig:
-        if self.task.dt_ms > self.model.tau_ms:
+        if self.model.form != "discrete" and self.task.dt_ms > self.model.tau_ms:
             raise ValueError(
                 f"task.dt_ms (={self.task.dt_ms}) must not exceed model.tau_ms (={self.model.tau_ms}): "
                 "the Euler step dt / tau must be at most 1"
@@ -139,7 +143,12 @@ class RunConfig(_Strict):
 
     @property
     def alpha(self) -> float:
-        return self.task.dt_ms / self.model.tau_ms
+        """dt / tau; 1 in discrete time, whatever tau is."""
+        return 1.0 if self.model.form == "discrete" else self.task.dt_ms / self.model.tau_ms
+
+    @property
+    def dynamics(self) -> Dynamics:
+        return Dynamics(self.model.form, self.model.nonlinearity)
 
 
 # Presets: partial configurations that a file can start from and override.
