@@ -143,7 +143,7 @@ def evaluate(
     task = make_task(config.task)
     metrics = evaluate_network(
         params, task, alpha=config.alpha, sigma_rec=config.model.sigma_rec, key=jax.random.PRNGKey(seed), repeats=repeats,
-        check_finite=True,
+        check_finite=True, dynamics=config.dynamics,
     )
     storage.write_json(Path(run) / "evaluation.json", {**metrics.to_dict(), "repeats": repeats, "seed": seed})
     stdout.print(_metrics_table(metrics, f"{run}: {metrics.n_trials} trials"))
@@ -331,6 +331,29 @@ def study(
                      say=lambda text: console.print(f"[{time.perf_counter() - start:6.0f} s] {text}", highlight=False))
     console.print(f"study finished in {time.perf_counter() - start:.0f} s", highlight=False)
     stdout.print(str(path))
+
+
+@app.command("import")
+@user_errors
+def import_network(
+    file: Annotated[Path, typer.Argument(help="The saved network (.npz or .safetensors).")],
+    fmt: Annotated[str, typer.Option("--format", help="psychrnn, torch-rnn, neurogym-ctrnn or arrays.")],
+    out: Annotated[Path, typer.Option("--out", help="Run directory to create.")],
+    dt: Annotated[Optional[float], typer.Option("--dt", help="Time step (ms) the network was trained at.")] = None,
+    tau: Annotated[Optional[float], typer.Option("--tau", help="Time constant (ms): alpha = dt / tau.")] = None,
+    transfer: Annotated[Optional[str], typer.Option(help="Nonlinearity: tanh, relu, softplus, sigmoid or identity.")] = None,
+    form: Annotated[Optional[str], typer.Option(help="Update form of plain arrays: current, rate or discrete.")] = None,
+    sigma_rec: Annotated[Optional[float], typer.Option(help="Recurrent noise (PsychRNN's rec_noise times sqrt 2).")] = None,
+) -> None:
+    """Import a network trained elsewhere; writes config.toml, params.safetensors and metrics.json."""
+    from rnncondense.import_run import import_run
+
+    given = {"dt_ms": dt, "tau_ms": tau, "transfer": transfer, "form": form, "sigma_rec": sigma_rec}
+    result = import_run(file, fmt, out, **{k: v for k, v in given.items() if v is not None})
+    stdout.print(f"imported {file} ({fmt}): {result.imported.summary()}", highlight=False, soft_wrap=True)
+    if result.imported.ignored:
+        console.print(f"not read (Python objects): {', '.join(result.imported.ignored)}", highlight=False)
+    stdout.print(_metrics_table(result.metrics, f"{out}: validation"))
 
 
 def _parse_ints(text: str, option: str) -> list[int]:
