@@ -229,7 +229,8 @@ def test_cli_import_writes_a_run_that_evaluate_reads(tmp_path):
     params, meta = storage.load_params(out / storage.PARAMS_FILE)  # checksummed
     assert meta["imported"]["format"] == "psychrnn" and params.W_rec.shape == (N, N)
     metrics = json.loads((out / storage.METRICS_FILE).read_text())
-    assert set(metrics) == {"validation", "import"} and "timing_rel_error" in metrics["validation"]
+    assert set(metrics) == {"validation", "criterion", "import"} and "timing_rel_error" in metrics["validation"]
+    assert metrics["criterion"].startswith("Cue-Set-Go task metrics")
     config = (out / storage.CONFIG_FILE).read_text()
     assert 'form = "current"' in config and 'nonlinearity = "relu"' in config
     result = runner.invoke(app, ["evaluate", str(out), "--repeats", "1"])

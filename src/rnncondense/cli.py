@@ -140,6 +140,13 @@ def evaluate(
     from rnncondense.train.run import load_run
 
     config, params = load_run(run)
+    if config.task.name == "arrays":  # trials from a file: task-independent metrics
+        from rnncondense.analysis.task_metrics import evaluate_run_task
+
+        metrics = evaluate_run_task(params, config, key=jax.random.PRNGKey(seed), repeats=repeats)
+        storage.write_json(Path(run) / "evaluation.json", {**metrics.to_dict(), "repeats": repeats, "seed": seed})
+        stdout.print(f"{run}: {metrics.summary()}", highlight=False)
+        return
     task = make_task(config.task)
     metrics = evaluate_network(
         params, task, alpha=config.alpha, sigma_rec=config.model.sigma_rec, key=jax.random.PRNGKey(seed), repeats=repeats,
@@ -344,16 +351,20 @@ def import_network(
     transfer: Annotated[Optional[str], typer.Option(help="Nonlinearity: tanh, relu, softplus, sigmoid or identity.")] = None,
     form: Annotated[Optional[str], typer.Option(help="Update form of plain arrays: current, rate or discrete.")] = None,
     sigma_rec: Annotated[Optional[float], typer.Option(help="Recurrent noise (PsychRNN's rec_noise times sqrt 2).")] = None,
+    task: Annotated[Optional[Path], typer.Option(help="The network's task as trials (.npz: inputs, targets, mask, condition).")] = None,
 ) -> None:
     """Import a network trained elsewhere; writes config.toml, params.safetensors and metrics.json."""
     from rnncondense.import_run import import_run
 
     given = {"dt_ms": dt, "tau_ms": tau, "transfer": transfer, "form": form, "sigma_rec": sigma_rec}
-    result = import_run(file, fmt, out, **{k: v for k, v in given.items() if v is not None})
+    result = import_run(file, fmt, out, task_path=task, **{k: v for k, v in given.items() if v is not None})
     stdout.print(f"imported {file} ({fmt}): {result.imported.summary()}", highlight=False, soft_wrap=True)
     if result.imported.ignored:
         console.print(f"not read (Python objects): {', '.join(result.imported.ignored)}", highlight=False)
-    stdout.print(_metrics_table(result.metrics, f"{out}: validation"))
+    if result.config.task.name == "arrays":
+        stdout.print(f"{out}: validation  {result.metrics.summary()}", highlight=False)
+    else:
+        stdout.print(_metrics_table(result.metrics, f"{out}: validation"))
 
 
 def _parse_ints(text: str, option: str) -> list[int]:

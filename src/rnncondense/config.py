@@ -14,12 +14,13 @@ import json
 import math
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 from rnncondense.errors import ConfigError, shown
 from rnncondense.rnn import FORMS, NONLINEARITIES, Dynamics
+from rnncondense.tasks.arrays import ArrayTaskConfig
 from rnncondense.tasks.cue_set_go import CueSetGoConfig
 
 __all__ = [
@@ -125,10 +126,26 @@ class TrainConfig(_Strict):
         return data
 
 
+# The task table is chosen by its `name` (Cue-Set-Go when absent): one config class per task.
+TASK_CONFIGS: dict[str, type[BaseModel]] = {"cue_set_go": CueSetGoConfig, "arrays": ArrayTaskConfig}
+
+
+def _task_name(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return value.get("name", "cue_set_go")
+    return getattr(value, "name", None)
+
+
+TaskConfig = Annotated[
+    Union[Annotated[CueSetGoConfig, Tag("cue_set_go")], Annotated[ArrayTaskConfig, Tag("arrays")]],
+    Discriminator(_task_name),
+]
+
+
 class RunConfig(_Strict):
     """Everything a training run needs; `config.toml` of a run holds it fully resolved."""
 
-    task: CueSetGoConfig = CueSetGoConfig()
+    task: TaskConfig = CueSetGoConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
 
@@ -179,12 +196,24 @@ def _deep_merge(base: dict, override: dict) -> dict:
 
 
 def _allowed_fields(model: type[BaseModel], loc: tuple) -> list[str]:
-    for part in loc[:-1]:
+    parts = list(loc[:-1])
+    while parts:
+        part = parts.pop(0)
         field = model.model_fields.get(part) if isinstance(part, str) else None
+        if model is RunConfig and part == "task" and parts and parts[0] in TASK_CONFIGS:
+            model = TASK_CONFIGS[parts.pop(0)]  # the task's table, chosen by its name
+            continue
         if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
             return []
         model = field.annotation
     return sorted(model.model_fields)
+
+
+def _without_task_tag(loc: tuple, model: type[BaseModel]) -> tuple:
+    """The location without the union tag pydantic inserts after `task` (task.cue_set_go.dt_ms -> task.dt_ms)."""
+    if model is RunConfig and len(loc) > 1 and loc[0] == "task" and loc[1] in TASK_CONFIGS:
+        return loc[:1] + loc[2:]
+    return loc
 
 
 def _printable(text: str) -> str:
@@ -196,10 +225,17 @@ def format_validation_error(error: ValidationError, source: str, model: type[Bas
     """One line for the first problem: source, field, value and what is allowed."""
     first = error.errors(include_url=False)[0]
     loc = tuple(first["loc"])
-    field = _printable(".".join(str(p) for p in loc)) or "(top level)"
+    if first["type"] in ("union_tag_invalid", "union_tag_not_found") and loc == ("task",):
+        name = first["input"].get("name") if isinstance(first["input"], dict) else None
+        if name is None:
+            return f"{source}: task = {shown(first['input'])} is not allowed: expected a table of settings"
+        return f"{source}: task.name = {shown(name)} is not allowed: choose one of {', '.join(TASK_CONFIGS)}"
+    field = _printable(".".join(str(p) for p in _without_task_tag(loc, model))) or "(top level)"
     if first["type"] == "extra_forbidden":
         allowed = ", ".join(_allowed_fields(model, loc))
         return f"{source}: unknown field '{field}'; allowed here: {allowed}"
+    if first["type"] == "missing":
+        return f"{source}: {field} is required here"
     message = _printable(first["msg"])
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
