@@ -136,3 +136,9 @@ def test_cli_import_with_trials_writes_task_independent_metrics(tmp_path):
     # without --task the network does not fit Cue-Set-Go: one line saying what to give
     result = runner.invoke(app, ["import", str(tmp_path / "net.safetensors"), "--format", "torch-rnn", "--out", str(tmp_path / "r2")])
     assert result.exit_code == 2 and "give the network's own task with --task TRIALS.npz" in result.stderr
+    # commands built on Cue-Set-Go's timing refuse the run in one line
+    for args in (["analyze", str(out)], ["plot", str(out)], ["condense", str(out), "--out", str(tmp_path / "c")]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, result.output
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and f"task.name = 'arrays' is not allowed for '{args[0]}' yet" in lines[0]

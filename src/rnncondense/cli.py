@@ -93,6 +93,19 @@ class TrainProgress(_LazyBar):
         self.bar.update(self.task, completed=progress.iteration, **fields)
 
 
+def _cue_set_go_only(source: Path, command: str) -> None:
+    """Refuse, in one line, a run or config whose task is trials from a file: `command` is built on
+    Cue-Set-Go's timing structure (import and evaluate take such tasks)."""
+    from rnncondense.config import load_config
+
+    path = source / "config.toml" if source.is_dir() else source
+    if not path.is_file():
+        return  # the command itself says what is missing
+    config = load_config(path)
+    if config.task.name != "cue_set_go":
+        raise UserError(f"{path}: task.name = {config.task.name!r} is not allowed for '{command}' yet: it needs cue_set_go")
+
+
 def _metrics_table(metrics, title: str) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("interval (ms)", justify="right")
@@ -115,6 +128,7 @@ def train(
     from rnncondense.config import load_config
     from rnncondense.train.run import train_run
 
+    _cue_set_go_only(config, "train")
     run_config = load_config(config)
     with TrainProgress(run_config.train.max_iters) as progress:
         result = train_run(run_config, out, resume=resume, on_progress=progress)
@@ -145,7 +159,7 @@ def evaluate(
 
         metrics = evaluate_run_task(params, config, key=jax.random.PRNGKey(seed), repeats=repeats)
         storage.write_json(Path(run) / "evaluation.json", {**metrics.to_dict(), "repeats": repeats, "seed": seed})
-        stdout.print(f"{run}: {metrics.summary()}", highlight=False)
+        stdout.print(f"{run}: {metrics.summary()}", highlight=False, soft_wrap=True)
         return
     task = make_task(config.task)
     metrics = evaluate_network(
@@ -165,6 +179,7 @@ def plot(
     """Draw the task panel, produced vs target intervals and unit activity into RUN/figures."""
     from rnncondense.plots.run import plot_run
 
+    _cue_set_go_only(run, "plot")
     paths = plot_run(run, units=_parse_units(units))
     for path in paths:
         stdout.print(str(path))
@@ -183,6 +198,7 @@ def analyze(
     RUN/analysis/activity.nc (NetCDF), RUN/analysis/metrics.json and figures."""
     from rnncondense.analysis.summary import analyze_run
 
+    _cue_set_go_only(run, "analyze")
     with console.status("analysing"):
         result = analyze_run(run, k=k, n_trials=n_trials, noise=noise, figures=figures)
     table = Table(title=f"{run}: solution type", title_justify="left")
@@ -219,6 +235,7 @@ def condense(
     from rnncondense.condense.config import condense_config
     from rnncondense.condense.run import condense_run
 
+    _cue_set_go_only(run, "condense")
     settings = condense_config(
         {
             "method": method, "similarity": similarity, "operator": operator, "pairs_per_step": pairs,
@@ -281,6 +298,7 @@ def sweep(
     from rnncondense.config import load_config
     from rnncondense.sweep import parse_axis, parse_sizes, run_sweep, size_summary
 
+    _cue_set_go_only(config, "sweep")
     run_config = load_config(config)
     size_list = parse_sizes(sizes)
     extra_axis = parse_axis(axis) if axis is not None else None
@@ -362,9 +380,36 @@ def import_network(
     if result.imported.ignored:
         console.print(f"not read (Python objects): {', '.join(result.imported.ignored)}", highlight=False)
     if result.config.task.name == "arrays":
-        stdout.print(f"{out}: validation  {result.metrics.summary()}", highlight=False)
+        stdout.print(f"{out}: validation  {result.metrics.summary()}", highlight=False, soft_wrap=True)
     else:
         stdout.print(_metrics_table(result.metrics, f"{out}: validation"))
+
+
+@app.command("neurogym-trials")
+@user_errors
+def neurogym_trials(
+    name: Annotated[str, typer.Argument(help="A NeuroGym environment, e.g. PerceptualDecisionMaking-v0.")],
+    out: Annotated[Path, typer.Option("--out", help="The .npz file of trials to write (for import --task).")],
+    n_trials: Annotated[int, typer.Option(help="Trials to sample.")] = 512,
+    dt: Annotated[Optional[float], typer.Option("--dt", help="Time step (ms); default: the environment's.")] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the environment.")] = 0,
+) -> None:
+    """Sample trials of a NeuroGym environment (optional extra: pip install -e '.[neurogym]') into an .npz."""
+    import io
+
+    import numpy as np
+
+    from rnncondense import storage
+    from rnncondense.tasks.neurogym_trials import make_env, sample_trials
+
+    env = make_env(name, dt_ms=dt)
+    arrays = sample_trials(env, n_trials, seed=seed)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    storage.atomic_write_bytes(out, buffer.getvalue())
+    b, t, i = arrays["inputs"].shape
+    stdout.print(f"{out}: {b} trials of {t} steps (dt {float(getattr(env, 'unwrapped', env).dt):g} ms), {i} inputs, {arrays['targets'].shape[2]} outputs, "
+                 f"{len(np.unique(arrays['condition']))} conditions", highlight=False, soft_wrap=True)
 
 
 def _parse_ints(text: str, option: str) -> list[int]:
