@@ -93,10 +93,12 @@ class TrainProgress(_LazyBar):
         self.bar.update(self.task, completed=progress.iteration, **fields)
 
 
-def _cue_set_go_only(source: Path, command: str) -> None:
+def _cue_set_go_only(source: Path, command: str, *, any_variant: bool = False) -> None:
     """Refuse, in one line, a run or config whose task is trials from a file: `command` is built on
-    Cue-Set-Go's timing structure (import and evaluate take such tasks)."""
+    Cue-Set-Go's timing structure (import and evaluate take such tasks). Unless `any_variant`, refuse
+    a model variant too: the analyses, plots and condensation still simulate the current form with tanh."""
     from rnncondense.config import load_config
+    from rnncondense.rnn import CURRENT_TANH
 
     path = source / "config.toml" if source.is_dir() else source
     if not path.is_file():
@@ -104,6 +106,11 @@ def _cue_set_go_only(source: Path, command: str) -> None:
     config = load_config(path)
     if config.task.name != "cue_set_go":
         raise UserError(f"{path}: task.name = {config.task.name!r} is not allowed for '{command}' yet: it needs cue_set_go")
+    if not any_variant and config.dynamics != CURRENT_TANH:
+        raise UserError(
+            f"{path}: model.form = {config.model.form!r} with model.nonlinearity = {config.model.nonlinearity!r} is not "
+            f"allowed for '{command}' yet: it needs the current form with tanh (train and evaluate take any)"
+        )
 
 
 def _metrics_table(metrics, title: str) -> Table:
@@ -128,7 +135,7 @@ def train(
     from rnncondense.config import load_config
     from rnncondense.train.run import train_run
 
-    _cue_set_go_only(config, "train")
+    _cue_set_go_only(config, "train", any_variant=True)
     run_config = load_config(config)
     with TrainProgress(run_config.train.max_iters) as progress:
         result = train_run(run_config, out, resume=resume, on_progress=progress)
@@ -351,6 +358,7 @@ def study(
     from rnncondense.study import run_study
 
     start = time.perf_counter()
+    _cue_set_go_only(config, "study")
     run_config = load_config(config)
     path = run_study(run_config, out, preset=preset,
                      say=lambda text: console.print(f"[{time.perf_counter() - start:6.0f} s] {text}", highlight=False))

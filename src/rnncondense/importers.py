@@ -255,7 +255,7 @@ def import_psychrnn(
     W_rec, W_in, W_out = W_rec * mask["rec_connectivity"], W_in * mask["input_connectivity"], W_out * mask["output_connectivity"]
     dale_ratio = None
     if "dale_ratio" in arrays:
-        value = _pick(path, arrays, "dale_ratio", "() , a number in [0, 1]")
+        value = _pick(path, arrays, "dale_ratio", "(), a number in [0, 1]")
         if value.size != 1 or not 0 <= float(value.reshape(())) <= 1:
             raise FileFormatError(f"{path}: array 'dale_ratio' = {shown(value.tolist())} is not allowed: a number in [0, 1]")
         dale_ratio = float(value.reshape(()))
