@@ -179,6 +179,8 @@ def test_plain_arrays_in_npz_and_safetensors(tmp_path):
          "array 'W_rec' (shape (N, N)) contains NaN or inf"),
         ("arrays", {"W_rec": np.ones((N, N - 1)), "W_in": np.ones((N, I)), "W_out": np.ones((O, N))},
          "array 'W_rec' has shape (6, 5), expected (N, N)"),
+        ("arrays", {"W_rec": np.full((N, N), 1e300), "W_in": np.ones((N, I)), "W_out": np.ones((O, N))},
+         "W_rec holds values beyond float32's range (largest 1e+300)"),
         ("psychrnn", {"W_rec": np.ones((N, N)), "W_in": np.ones((N, I)), "W_out": np.ones((O, N)), "b_rec": np.ones(N),
                       "b_out": np.ones(O)}, "missing array 'init_state' (expected shape (1, N_rec))"),
         ("psychrnn", {"W_rec": np.ones((N, N)), "W_in": np.ones((N, I)), "W_out": np.ones((O, N)), "b_rec": np.ones(N),

@@ -181,10 +181,15 @@ def _matrix(path: Path, name: str, array: np.ndarray, rows: int | None, cols: in
     return array
 
 
-def _params(W_rec, W_in, b, W_out, b_out, x0) -> Params:
+def _params(W_rec, W_in, b, W_out, b_out, x0, *, source: Path) -> Params:
+    """Params in float32, the package's precision, refusing values beyond its range."""
     import jax.numpy as jnp
 
-    return Params(*(jnp.asarray(a, jnp.float32) for a in (W_rec, W_in, b, W_out, b_out, x0)))
+    arrays = dict(W_rec=W_rec, W_in=W_in, b=b, W_out=W_out, b_out=b_out, x0=x0)
+    for name, array in arrays.items():
+        if np.any(np.abs(array) > np.finfo(np.float32).max):
+            raise FileFormatError(f"{source}: {name} holds values beyond float32's range (largest {np.abs(array).max():.3g})")
+    return Params(**{name: jnp.asarray(array, jnp.float32) for name, array in arrays.items()})
 
 
 def _check_options(*, dt_ms: float, tau_ms: float, sigma_rec: float) -> None:
@@ -263,7 +268,7 @@ def import_psychrnn(
         dale_rec = _shaped(path, "Dale_rec", _pick(path, arrays, "Dale_rec", "(N_rec, N_rec)"), (n, n), "(N_rec, N_rec)")
         dale_out = _shaped(path, "Dale_out", _pick(path, arrays, "Dale_out", "(N_rec, N_rec)"), (n, n), "(N_rec, N_rec)")
         W_rec, W_in, W_out = np.abs(W_rec) @ dale_rec, np.abs(W_in), np.abs(W_out) @ dale_out
-    params = _params(W_rec, W_in, b_rec, W_out, b_out, init_state.reshape(n))
+    params = _params(W_rec, W_in, b_rec, W_out, b_out, init_state.reshape(n), source=path)
     return _imported(params, dynamics, dt_ms=dt_ms, tau_ms=tau_ms, sigma_rec=sigma_rec, ignored=objects)
 
 
@@ -303,7 +308,7 @@ def import_torch_rnn(path: str | Path, *, transfer: str | None = None, sigma_rec
     W_out = _matrix(path, readout[0], _pick(path, arrays, readout[0], "(O, N)"), None, n, "(O, N)")
     bias_key = readout[0][: -len("weight")] + "bias"
     b_out = _shaped(path, bias_key, _pick(path, arrays, bias_key, "(O,)"), (W_out.shape[0],), "(O,)")
-    params = _params(W_hh, W_ih, b_ih + b_hh, W_out, b_out, np.zeros(n))
+    params = _params(W_hh, W_ih, b_ih + b_hh, W_out, b_out, np.zeros(n), source=path)
     return _imported(params, dynamics, dt_ms=dt_ms, tau_ms=dt_ms, sigma_rec=sigma_rec)
 
 
@@ -326,7 +331,7 @@ def import_neurogym_ctrnn(
     b_hh = _shaped(path, key["h2h.bias"], _pick(path, arrays, key["h2h.bias"], "(N,)"), (n,), "(N,)")
     W_out = _matrix(path, key["fc.weight"], _pick(path, arrays, key["fc.weight"], "(O, N)"), None, n, "(O, N)")
     b_out = _shaped(path, key["fc.bias"], _pick(path, arrays, key["fc.bias"], "(O,)"), (W_out.shape[0],), "(O,)")
-    params = _params(W_hh, W_ih, b_ih + b_hh, W_out, b_out, np.zeros(n))
+    params = _params(W_hh, W_ih, b_ih + b_hh, W_out, b_out, np.zeros(n), source=path)
     return _imported(params, dynamics, dt_ms=dt_ms, tau_ms=tau_ms, sigma_rec=sigma_rec)
 
 
@@ -356,7 +361,7 @@ def import_arrays(
         name: _shaped(path, name, _pick(path, arrays, name, text), shape, text) if name in arrays else np.zeros(shape)
         for name, (shape, text) in optional.items()
     }
-    params = _params(W_rec, W_in, rest["b"], W_out, rest["b_out"], rest["x0"])
+    params = _params(W_rec, W_in, rest["b"], W_out, rest["b_out"], rest["x0"], source=path)
     tau = dt_ms if form == "discrete" else tau_ms
     return _imported(params, dynamics, dt_ms=dt_ms, tau_ms=tau, sigma_rec=sigma_rec, ignored=objects)
 
