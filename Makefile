@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 DEMO_OUT ?= runs/demo
 
-.PHONY: setup browser demo test bench bench-baseline bench-dsa-baseline clean configs/default.toml
+.PHONY: setup browser demo test bench bench-baseline bench-dsa-baseline import-baseline clean configs/default.toml
 
 setup: $(STAMP)
 
@@ -47,6 +47,19 @@ bench-dsa-baseline:
 	$(PYTHON) -m venv .bench-dsa-baseline
 	.bench-dsa-baseline/bin/python -m pip install --quiet torch==2.13.0
 	.bench-dsa-baseline/bin/python -m pip install --quiet dsa-metric==2.0.2
+# Throwaway environments with PyTorch (CPU) and with TensorFlow + PsychRNN 1.0, only for
+# benchmarks/import_baseline.py (imported networks against the packages that built them); neither
+# is a dependency of the project. torch==2.13.0 is the CPU build where a local wheel exists; PsychRNN
+# asks for the full tensorflow package, so it goes in without its dependencies, beside tensorflow-cpu.
+IMPORT_BASELINE ?= .import-baseline
+import-baseline: setup
+	$(PYTHON) -m venv $(IMPORT_BASELINE)/torch
+	$(IMPORT_BASELINE)/torch/bin/python -m pip install --quiet torch==2.13.0 safetensors numpy
+	$(PYTHON) -m venv $(IMPORT_BASELINE)/tf
+	$(IMPORT_BASELINE)/tf/bin/python -m pip install --quiet tensorflow-cpu==2.21.0 safetensors
+	$(IMPORT_BASELINE)/tf/bin/python -m pip install --quiet --no-deps psychrnn==1.0.0
+	RNNCONDENSE_TORCH_PYTHON=$(IMPORT_BASELINE)/torch/bin/python RNNCONDENSE_TF_PYTHON=$(IMPORT_BASELINE)/tf/bin/python \
+		$(PY) benchmarks/import_baseline.py --out benchmarks/results/import_baseline.json
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

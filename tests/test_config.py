@@ -30,7 +30,7 @@ def test_defaults_are_the_design_defaults():
         ({"task": {"intervals_ms": [900.0, 500.0]}}, "task.intervals_ms = [900.0, 500.0] is not allowed: intervals must be strictly increasing"),
         ({"task": {"dt_ms": "ten"}}, "task.dt_ms = 'ten' is not allowed: Input should be a valid number"),
         ({"model": {"n_units": 12.5}}, "model.n_units = 12.5 is not allowed: Input should be a valid integer"),
-        ({"model": {"tau": 3.0}}, "run.toml: unknown field 'model.tau'; allowed here: g, n_units, sigma_rec, tau_ms, x0_std"),
+        ({"model": {"tau": 3.0}}, "run.toml: unknown field 'model.tau'; allowed here: form, g, n_units, nonlinearity, sigma_rec, tau_ms, x0_std"),
         ({"bogus": 1}, "unknown field 'bogus'; allowed here: model, task, train"),
         ({"train": {"trainer": "sgd"}}, "train.trainer = 'sgd' is not allowed: Input should be 'hf' or 'adam'"),
         ({"preset": "nope"}, "preset = 'nope' is not allowed: choose one of default, wang2018"),

@@ -16,6 +16,10 @@ _API = {
     "Trajectory": "rnncondense.rnn",
     "init_params": "rnncondense.rnn",
     "simulate": "rnncondense.rnn",
+    "Dynamics": "rnncondense.rnn",
+    # networks trained elsewhere
+    "import_network": "rnncondense.importers",
+    "import_run": "rnncondense.runs.import_run",
     # tasks and configs
     "CueSetGo": "rnncondense.tasks.cue_set_go",
     "CueSetGoConfig": "rnncondense.tasks.cue_set_go",

@@ -97,6 +97,26 @@ class TrainProgress(_LazyBar):
         self.bar.update(self.task, completed=progress.iteration, **fields)
 
 
+def _cue_set_go_only(source: Path, command: str, *, any_variant: bool = False) -> None:
+    """Refuse, in one line, a run or config whose task is trials from a file: `command` is built on
+    Cue-Set-Go's timing structure (import and evaluate take such tasks). Unless `any_variant`, refuse
+    a model variant too: the analyses, plots and condensation still simulate the current form with tanh."""
+    from rnncondense.config import load_config
+    from rnncondense.rnn import CURRENT_TANH
+
+    path = source / "config.toml" if source.is_dir() else source
+    if not path.is_file():
+        return  # the command itself says what is missing
+    config = load_config(path)
+    if config.task.name != "cue_set_go":
+        raise UserError(f"{path}: task.name = {config.task.name!r} is not allowed for '{command}' yet: it needs cue_set_go")
+    if not any_variant and config.dynamics != CURRENT_TANH:
+        raise UserError(
+            f"{path}: model.form = {config.model.form!r} with model.nonlinearity = {config.model.nonlinearity!r} is not "
+            f"allowed for '{command}' yet: it needs the current form with tanh (train and evaluate take any)"
+        )
+
+
 def _metrics_table(metrics, title: str) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("interval (ms)", justify="right")
@@ -119,6 +139,7 @@ def train(
     from rnncondense.config import load_config
     from rnncondense.runs.train import train_run
 
+    _cue_set_go_only(config, "train", any_variant=True)
     run_config = load_config(config)
     with TrainProgress(run_config.train.max_iters) as progress:
         result = train_run(run_config, out, resume=resume, on_progress=progress)
@@ -144,10 +165,17 @@ def evaluate(
     from rnncondense.runs.train import load_run
 
     config, params = load_run(run)
+    if config.task.name == "arrays":  # trials from a file: task-independent metrics
+        from rnncondense.analysis.task_metrics import evaluate_run_task
+
+        metrics = evaluate_run_task(params, config, key=jax.random.PRNGKey(seed), repeats=repeats)
+        storage.write_json(Path(run) / "evaluation.json", {**metrics.to_dict(), "repeats": repeats, "seed": seed})
+        stdout.print(f"{run}: {metrics.summary()}", highlight=False, soft_wrap=True)
+        return
     task = make_task(config.task)
     metrics = evaluate_network(
         params, task, alpha=config.alpha, sigma_rec=config.model.sigma_rec, key=jax.random.PRNGKey(seed), repeats=repeats,
-        check_finite=True,
+        check_finite=True, dynamics=config.dynamics,
     )
     storage.write_json(Path(run) / layout.EVALUATION_FILE, {**metrics.to_dict(), "repeats": repeats, "seed": seed})
     stdout.print(_metrics_table(metrics, f"{run}: {metrics.n_trials} trials"))
@@ -162,6 +190,7 @@ def plot(
     """Draw the task panel, produced vs target intervals and unit activity into RUN/figures."""
     from rnncondense.runs.plot import plot_run
 
+    _cue_set_go_only(run, "plot")
     paths = plot_run(run, units=_parse_units(units))
     for path in paths:
         stdout.print(str(path))
@@ -180,6 +209,7 @@ def analyze(
     RUN/analysis/activity.nc (NetCDF), RUN/analysis/metrics.json and figures."""
     from rnncondense.runs.analyze import analyze_run
 
+    _cue_set_go_only(run, "analyze")
     with console.status("analysing"):
         result = analyze_run(run, k=k, n_trials=n_trials, noise=noise, figures=figures)
     table = Table(title=f"{run}: solution type", title_justify="left")
@@ -217,6 +247,7 @@ def condense(
     from rnncondense.config import parse_int_list
     from rnncondense.runs.condense import condense_run
 
+    _cue_set_go_only(run, "condense")
     settings = condense_config(
         {
             "method": method, "similarity": similarity, "operator": operator, "pairs_per_step": pairs,
@@ -281,6 +312,7 @@ def sweep(
     from rnncondense.runs.sweep_table import size_summary
     from rnncondense.sweep import parse_axis, parse_sizes
 
+    _cue_set_go_only(config, "sweep")
     run_config = load_config(config)
     size_list = parse_sizes(sizes)
     extra_axis = parse_axis(axis) if axis is not None else None
@@ -333,11 +365,66 @@ def study(
     from rnncondense.runs.study import run_study
 
     start = time.perf_counter()
+    _cue_set_go_only(config, "study")
     run_config = load_config(config)
     path = run_study(run_config, out, preset=preset,
                      say=lambda text: console.print(f"[{time.perf_counter() - start:6.0f} s] {text}", highlight=False))
     console.print(f"study finished in {time.perf_counter() - start:.0f} s", highlight=False)
     stdout.print(str(path))
+
+
+@app.command("import")
+@user_errors
+def import_network(
+    file: Annotated[Path, typer.Argument(help="The saved network (.npz or .safetensors).")],
+    fmt: Annotated[str, typer.Option("--format", help="psychrnn, torch-rnn, neurogym-ctrnn or arrays.")],
+    out: Annotated[Path, typer.Option("--out", help="Run directory to create.")],
+    dt: Annotated[Optional[float], typer.Option("--dt", help="Time step (ms) the network was trained at.")] = None,
+    tau: Annotated[Optional[float], typer.Option("--tau", help="Time constant (ms): alpha = dt / tau.")] = None,
+    transfer: Annotated[Optional[str], typer.Option(help="Nonlinearity: tanh, relu, softplus, sigmoid or identity.")] = None,
+    form: Annotated[Optional[str], typer.Option(help="Update form of plain arrays: current, rate or discrete.")] = None,
+    sigma_rec: Annotated[Optional[float], typer.Option(help="Recurrent noise (PsychRNN's rec_noise times sqrt 2).")] = None,
+    task: Annotated[Optional[Path], typer.Option(help="The network's task as trials (.npz: inputs, targets, mask, condition).")] = None,
+) -> None:
+    """Import a network trained elsewhere; writes config.toml, params.safetensors and metrics.json."""
+    from rnncondense.runs.import_run import import_run
+
+    given = {"dt_ms": dt, "tau_ms": tau, "transfer": transfer, "form": form, "sigma_rec": sigma_rec}
+    result = import_run(file, fmt, out, task_path=task, **{k: v for k, v in given.items() if v is not None})
+    stdout.print(f"imported {file} ({fmt}): {result.imported.summary()}", highlight=False, soft_wrap=True)
+    if result.imported.ignored:
+        console.print(f"not read (Python objects): {', '.join(result.imported.ignored)}", highlight=False)
+    if result.config.task.name == "arrays":
+        stdout.print(f"{out}: validation  {result.metrics.summary()}", highlight=False, soft_wrap=True)
+    else:
+        stdout.print(_metrics_table(result.metrics, f"{out}: validation"))
+
+
+@app.command("neurogym-trials")
+@user_errors
+def neurogym_trials(
+    name: Annotated[str, typer.Argument(help="A NeuroGym environment, e.g. PerceptualDecisionMaking-v0.")],
+    out: Annotated[Path, typer.Option("--out", help="The .npz file of trials to write (for import --task).")],
+    n_trials: Annotated[int, typer.Option(help="Trials to sample.")] = 512,
+    dt: Annotated[Optional[float], typer.Option("--dt", help="Time step (ms); default: the environment's.")] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the environment.")] = 0,
+) -> None:
+    """Sample trials of a NeuroGym environment (optional extra: pip install -e '.[neurogym]') into an .npz."""
+    import io
+
+    import numpy as np
+
+    from rnncondense import storage
+    from rnncondense.tasks.neurogym_trials import make_env, sample_trials
+
+    env = make_env(name, dt_ms=dt)
+    arrays = sample_trials(env, n_trials, seed=seed)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    storage.atomic_write_bytes(out, buffer.getvalue())
+    b, t, i = arrays["inputs"].shape
+    stdout.print(f"{out}: {b} trials of {t} steps (dt {float(getattr(env, 'unwrapped', env).dt):g} ms), {i} inputs, {arrays['targets'].shape[2]} outputs, "
+                 f"{len(np.unique(arrays['condition']))} conditions", highlight=False, soft_wrap=True)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -14,12 +14,14 @@ import json
 import math
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Discriminator, Field, Tag, ValidationError, model_validator
 
 from rnncondense.errors import ConfigError, shown
 from rnncondense.metrics import SUCCESS_REL_ERROR
+from rnncondense.rnn import FORMS, NONLINEARITIES, Dynamics
+from rnncondense.tasks.arrays import ArrayTaskConfig
 from rnncondense.tasks.cue_set_go import CueSetGoConfig
 from rnncondense.validation import NonNegativeFloat, PositiveFloat, Strict, format_validation_error
 
@@ -35,13 +37,16 @@ __all__ = [
 
 
 class ModelConfig(Strict):
-    """The rate network: x_t = x_{t-1} + (dt / tau)(-x + W_rec r + W_in u + b) + noise."""
+    """The rate network: x_t = x_{t-1} + (dt / tau)(-x + W_rec r + W_in u + b) + noise, r = f(x);
+    `form` and `nonlinearity` choose the variants of rnn.py (rate form, discrete time, relu, ...)."""
 
     n_units: Annotated[int, Field(ge=1, le=20000)] = 200
     tau_ms: PositiveFloat = 100.0
     g: NonNegativeFloat = 1.0  # W_rec ~ N(0, g^2 / N)
     sigma_rec: NonNegativeFloat = 0.05  # recurrent noise, per sqrt(tau)
     x0_std: NonNegativeFloat = 0.0  # spread of the (learned) initial state
+    form: Literal[FORMS] = "current"  # current (state x), rate (state r) or discrete (rate form, alpha = 1)
+    nonlinearity: Literal[NONLINEARITIES] = "tanh"
 
 
 class AdamConfig(Strict):
@@ -118,16 +123,32 @@ class TrainConfig(Strict):
         return data
 
 
+# The task table is chosen by its `name` (Cue-Set-Go when absent): one config class per task.
+TASK_CONFIGS: dict[str, type[Strict]] = {"cue_set_go": CueSetGoConfig, "arrays": ArrayTaskConfig}
+
+
+def _task_name(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return value.get("name", "cue_set_go")
+    return getattr(value, "name", None)
+
+
+TaskConfig = Annotated[
+    Union[Annotated[CueSetGoConfig, Tag("cue_set_go")], Annotated[ArrayTaskConfig, Tag("arrays")]],
+    Discriminator(_task_name),
+]
+
+
 class RunConfig(Strict):
     """Everything a training run needs; `config.toml` of a run holds it fully resolved."""
 
-    task: CueSetGoConfig = CueSetGoConfig()
+    task: TaskConfig = CueSetGoConfig()
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
 
     @model_validator(mode="after")
     def _check_time_step(self) -> RunConfig:
-        if self.task.dt_ms > self.model.tau_ms:
+        if self.model.form != "discrete" and self.task.dt_ms > self.model.tau_ms:
             raise ValueError(
                 f"task.dt_ms (={self.task.dt_ms}) must not exceed model.tau_ms (={self.model.tau_ms}): "
                 "the Euler step dt / tau must be at most 1"
@@ -136,7 +157,12 @@ class RunConfig(Strict):
 
     @property
     def alpha(self) -> float:
-        return self.task.dt_ms / self.model.tau_ms
+        """dt / tau; 1 in discrete time, whatever tau is."""
+        return 1.0 if self.model.form == "discrete" else self.task.dt_ms / self.model.tau_ms
+
+    @property
+    def dynamics(self) -> Dynamics:
+        return Dynamics(self.model.form, self.model.nonlinearity)
 
 
 # Presets: partial configurations that a file can start from and override.
@@ -180,7 +206,7 @@ def config_from_dict(data: dict[str, Any], *, source: str = "config") -> RunConf
     try:
         return RunConfig.model_validate(merged)
     except ValidationError as error:
-        raise ConfigError(format_validation_error(error, source, RunConfig)) from None
+        raise ConfigError(format_validation_error(error, source, RunConfig, unions={"task": TASK_CONFIGS})) from None
 
 
 def load_config(path: str | Path) -> RunConfig:

@@ -8,6 +8,21 @@ With alpha = dt / tau and r = tanh(x), one step of the network is
 starting from the learned initial state x_{-1} = x0 (Wang, Narain, Hosseini & Jazayeri 2018).
 Time step t reads the input u_t and reports the output z_t, so the two arrays line up.
 
+Variants (`Dynamics`, static configuration, never part of the Params pytree), for networks
+trained elsewhere. The nonlinearity f is tanh (the default), relu, softplus, sigmoid or identity,
+and the update takes one of three forms:
+
+    current   x_t = (1 - alpha) x_{t-1} + alpha (W_rec f(x_{t-1}) + W_in u_t + b) + noise_t,  r_t = f(x_t)
+              (the default; PsychRNN's Basic model)
+    rate      r_t = (1 - alpha) r_{t-1} + alpha f(W_rec r_{t-1} + W_in u_t + b + noise_t / alpha)
+              (NeuroGym's CTRNN example); the state is the rate itself
+    discrete  the rate form with alpha = 1: r_t = f(W_rec r_{t-1} + W_in u_t + b + noise_t)
+              (PyTorch nn.RNN)
+
+noise_t = sqrt(alpha) sigma_rec xi_t as in the current form, so that both forms see the same noise
+on the pre-activation, sigma_rec xi_t / sqrt(alpha). The readout is z_t = W_out r_t + b_out in every
+form, and x0 is the initial state (x_{-1} in the current form, r_{-1} in the others).
+
 `simulate` runs whole batches of trials. The recurrent core is a `lax.scan` with a custom JVP:
 the terms that do not depend on the previous state (input drive, bias, noise and, in the
 tangent, `dW_rec r_{t-1}`) are computed for all time steps as one large matrix product outside
@@ -48,11 +63,75 @@ class Params(NamedTuple):
 
 
 class Trajectory(NamedTuple):
-    """A simulated batch: states x, rates r = tanh(x) and outputs z, each (B, T, .)."""
+    """A simulated batch: states, rates r and outputs z, each (B, T, .).
+
+    The states are x (current form, r = f(x)) or the rates themselves (rate and discrete forms).
+    """
 
     states: Array  # (B, T, N)
     rates: Array  # (B, T, N)
     outputs: Array  # (B, T, O)
+
+
+FORMS: tuple[str, ...] = ("current", "rate", "discrete")
+NONLINEARITIES: tuple[str, ...] = ("tanh", "relu", "softplus", "sigmoid", "identity")
+
+
+class Dynamics(NamedTuple):
+    """The update form and nonlinearity of a network (hashable: a static argument of jitted code)."""
+
+    form: str = "current"  # one of FORMS
+    nonlinearity: str = "tanh"  # one of NONLINEARITIES
+
+
+CURRENT_TANH = Dynamics()
+
+
+def _checked(dynamics: Dynamics, alpha: float) -> Dynamics:
+    if dynamics.form not in FORMS:
+        raise ValueError(f"form = {dynamics.form!r} is not allowed: choose one of {', '.join(FORMS)}")
+    if dynamics.nonlinearity not in NONLINEARITIES:
+        raise ValueError(
+            f"nonlinearity = {dynamics.nonlinearity!r} is not allowed: choose one of {', '.join(NONLINEARITIES)}"
+        )
+    if dynamics.form == "discrete" and alpha != 1.0:
+        raise ValueError(f"alpha (={alpha}) must be 1 for the discrete form")
+    return dynamics
+
+
+def nonlinearity(name: str) -> Callable[[Array], Array]:
+    """The transfer function f of a nonlinearity's name."""
+    return {
+        "tanh": jnp.tanh,
+        "relu": jax.nn.relu,
+        "softplus": jax.nn.softplus,
+        "sigmoid": jax.nn.sigmoid,
+        "identity": lambda x: x,
+    }[name]
+
+
+def gain(name: str, x: Array, fx: Array) -> Array:
+    """f'(x), given x and f(x) (tanh' = 1 - f^2 and sigmoid' = f (1 - f) reuse f(x)).
+
+    relu' is 0 at x = 0, as jax.nn.relu's derivative, so that the custom JVP below agrees with
+    plain autodiff everywhere.
+    """
+    if name == "tanh":
+        return 1.0 - fx**2
+    if name == "relu":
+        return (x > 0).astype(x.dtype)
+    if name == "softplus":
+        return jax.nn.sigmoid(x)
+    if name == "sigmoid":
+        return fx * (1.0 - fx)
+    return jnp.ones_like(x)
+
+
+def rates_of(states: Array, dynamics: Dynamics = CURRENT_TANH) -> Array:
+    """The rates r of simulated states: f(x) in the current form, the states themselves otherwise."""
+    if dynamics.form == "current":
+        return nonlinearity(dynamics.nonlinearity)(states)
+    return states
 
 
 def init_params(
@@ -82,52 +161,101 @@ def init_params(
 
 
 def step(
-    params: Params, x: Array, u: Array, *, alpha: float, noise: Array | float = 0.0
+    params: Params,
+    x: Array,
+    u: Array,
+    *,
+    alpha: float,
+    noise: Array | float = 0.0,
+    dynamics: Dynamics = CURRENT_TANH,
 ) -> tuple[Array, Array]:
-    """One Euler step from state `x` (..., N) with input `u` (..., I).
+    """One step from state `x` (..., N) with input `u` (..., I), written as the module docstring's
+    equations (the independent reference of the fast paths).
 
     `noise` is the already scaled term sqrt(alpha) * sigma_rec * xi_t. Returns (x_t, z_t).
     """
-    r = jnp.tanh(x)
-    x_new = x + alpha * (-x + r @ params.W_rec.T + u @ params.W_in.T + params.b) + noise
-    z = jnp.tanh(x_new) @ params.W_out.T + params.b_out
+    f = nonlinearity(_checked(dynamics, alpha).nonlinearity)
+    if dynamics.form == "current":
+        r = f(x)
+        x_new = x + alpha * (-x + r @ params.W_rec.T + u @ params.W_in.T + params.b) + noise
+        r_new = f(x_new)
+    else:
+        pre = x @ params.W_rec.T + u @ params.W_in.T + params.b + noise / alpha
+        x_new = r_new = x + alpha * (-x + f(pre))
+    z = r_new @ params.W_out.T + params.b_out
     return x_new, z
 
 
 # ---------------------------------------------------------------- recurrent core with custom JVP
 
 
-def _scan_states(alpha: float, W_rec: Array, x_init: Array, drive: Array) -> Array:
-    """x_t = (1 - alpha) x_{t-1} + alpha W_rec tanh(x_{t-1}) + drive_t, for drive (T, B, N)."""
+def _input_drive(alpha: float, dynamics: Dynamics, drive: Array, noise: Array | None) -> Array:
+    """The per-step term that does not depend on the state, from W_in u_t + b and the scaled noise:
+    alpha (W_in u + b) + noise in the current form, W_in u + b + noise / alpha in the others."""
+    if dynamics.form == "current":
+        drive = alpha * drive
+        return drive if noise is None else drive + noise
+    return drive if noise is None else drive + noise / alpha
+
+
+def _update(alpha: float, dynamics: Dynamics, W_rec: Array, x: Array, drive_t: Array) -> Array:
+    """One step of the recurrent core from state x (B, N) with the state-free term drive_t."""
+    f = nonlinearity(dynamics.nonlinearity)
+    if dynamics.form == "current":
+        return (1.0 - alpha) * x + alpha * f(x) @ W_rec.T + drive_t
+    if dynamics.form == "discrete":
+        return f(x @ W_rec.T + drive_t)
+    return (1.0 - alpha) * x + alpha * f(x @ W_rec.T + drive_t)
+
+
+def _scan_states(alpha: float, dynamics: Dynamics, W_rec: Array, x_init: Array, drive: Array) -> Array:
+    """The states of every step, for the state-free terms drive (T, B, N) (`_update`)."""
 
     def _step(x, drive_t):
-        x = (1.0 - alpha) * x + alpha * jnp.tanh(x) @ W_rec.T + drive_t
+        x = _update(alpha, dynamics, W_rec, x, drive_t)
         return x, x
 
     _, xs = lax.scan(_step, x_init, drive)
     return xs
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(0,))
-def _recurrent_core(alpha: float, W_rec: Array, x_init: Array, drive: Array) -> Array:
-    return _scan_states(alpha, W_rec, x_init, drive)
+@partial(jax.custom_jvp, nondiff_argnums=(0, 1))
+def _recurrent_core(alpha: float, dynamics: Dynamics, W_rec: Array, x_init: Array, drive: Array) -> Array:
+    return _scan_states(alpha, dynamics, W_rec, x_init, drive)
 
 
 @_recurrent_core.defjvp
-def _recurrent_core_jvp(alpha, primals, tangents):
+def _recurrent_core_jvp(alpha, dynamics, primals, tangents):
     W_rec, x_init, drive = primals
     dW_rec, dx_init, ddrive = tangents
-    xs = _scan_states(alpha, W_rec, x_init, drive)
-    r_prev = jnp.tanh(jnp.concatenate([x_init[None], xs[:-1]], axis=0))  # (T, B, N)
-    gain_prev = 1.0 - r_prev**2
+    f = nonlinearity(dynamics.nonlinearity)
+    xs = _scan_states(alpha, dynamics, W_rec, x_init, drive)
+    x_prev = jnp.concatenate([x_init[None], xs[:-1]], axis=0)  # (T, B, N)
+    leak = 1.0 - alpha  # 0 in the discrete form
     # The part of the tangent that does not depend on the previous tangent state, for all
-    # steps at once; transposed in reverse mode it becomes dW_rec = sum_t adj_t^T r_{t-1}.
-    forcing = alpha * r_prev @ dW_rec.T + ddrive
+    # steps at once; transposed in reverse mode it becomes dW_rec = sum_t adj_t^T r_{t-1}
+    # (current form) or sum_t (alpha f'(pre_t) adj_t)^T r_{t-1} (rate forms): one matrix product.
+    if dynamics.form == "current":
+        r_prev = f(x_prev)
+        gain_prev = gain(dynamics.nonlinearity, x_prev, r_prev)
+        forcing = alpha * r_prev @ dW_rec.T + ddrive
 
-    def _tangent_step(dx, inputs):
-        gain_t, forcing_t = inputs
-        dx = (1.0 - alpha) * dx + alpha * (gain_t * dx) @ W_rec.T + forcing_t
-        return dx, dx
+        def _tangent_step(dx, inputs):
+            gain_t, forcing_t = inputs
+            dx = (1.0 - alpha) * dx + alpha * (gain_t * dx) @ W_rec.T + forcing_t
+            return dx, dx
+
+    else:
+        # r_t = (1 - alpha) r_{t-1} + alpha f(pre_t), pre_t = W_rec r_{t-1} + drive_t:
+        # dr_t = (1 - alpha) dr_{t-1} + alpha f'(pre_t) (W_rec dr_{t-1} + dW_rec r_{t-1} + ddrive_t)
+        pre = x_prev @ W_rec.T + drive
+        gain_prev = alpha * gain(dynamics.nonlinearity, pre, f(pre))
+        forcing = gain_prev * (x_prev @ dW_rec.T + ddrive)
+
+        def _tangent_step(dx, inputs):
+            gain_t, forcing_t = inputs
+            dx = leak * dx + gain_t * (dx @ W_rec.T) + forcing_t
+            return dx, dx
 
     _, dxs = lax.scan(_tangent_step, dx_init, (gain_prev, forcing))
     return xs, dxs
@@ -161,24 +289,28 @@ def recurrent_noise(key: Array, shape: tuple[int, ...], *, alpha: float, sigma_r
 
 
 def simulate_time_major(
-    params: Params, inputs: Array, noise: Array | None = None, *, alpha: float
+    params: Params,
+    inputs: Array,
+    noise: Array | None = None,
+    *,
+    alpha: float,
+    dynamics: Dynamics = CURRENT_TANH,
 ) -> Trajectory:
     """Like `simulate`, with time leading: inputs (T, B, I), scaled noise (T, B, N) or None.
 
     Returns a Trajectory whose arrays are (T, B, .).
     """
+    dynamics = _checked(Dynamics(*dynamics), alpha)
     batch = inputs.shape[1]
-    drive = alpha * (inputs @ params.W_in.T + params.b)
-    if noise is not None:
-        drive = drive + noise
+    drive = _input_drive(alpha, dynamics, inputs @ params.W_in.T + params.b, noise)
     x_init = jnp.broadcast_to(params.x0, (batch, params.x0.shape[-1]))
-    states = _recurrent_core(alpha, params.W_rec, x_init, drive)
-    rates = jnp.tanh(states)
+    states = _recurrent_core(alpha, dynamics, params.W_rec, x_init, drive)
+    rates = rates_of(states, dynamics)
     outputs = rates @ params.W_out.T + params.b_out
     return Trajectory(states, rates, outputs)
 
 
-@partial(jax.jit, static_argnames=("alpha", "sigma_rec"))
+@partial(jax.jit, static_argnames=("alpha", "sigma_rec", "dynamics"))
 def simulate(
     params: Params,
     inputs: Array,
@@ -186,6 +318,7 @@ def simulate(
     *,
     alpha: float,
     sigma_rec: float = 0.0,
+    dynamics: Dynamics = CURRENT_TANH,
 ) -> Trajectory:
     """Simulate a batch of trials.
 
@@ -195,6 +328,7 @@ def simulate(
         key: PRNG key for the recurrent noise; None (or sigma_rec = 0) runs noise-free.
         alpha: dt / tau.
         sigma_rec: standard deviation of the recurrent noise (in units of x, per sqrt(tau)).
+        dynamics: update form and nonlinearity (default: the current form with tanh).
 
     Returns:
         Trajectory of states, rates (B, T, N) and outputs (B, T, O).
@@ -204,13 +338,19 @@ def simulate(
     if key is not None and sigma_rec > 0:
         shape = inputs_tm.shape[:2] + (params.W_rec.shape[0],)
         noise = recurrent_noise(key, shape, alpha=alpha, sigma_rec=sigma_rec)
-    traj = simulate_time_major(params, inputs_tm, noise, alpha=alpha)
+    traj = simulate_time_major(params, inputs_tm, noise, alpha=alpha, dynamics=dynamics)
     return Trajectory(*(jnp.swapaxes(a, 0, 1) for a in traj))
 
 
-@partial(jax.jit, static_argnames=("alpha", "sigma_rec"))
+@partial(jax.jit, static_argnames=("alpha", "sigma_rec", "dynamics"))
 def simulate_outputs(
-    params: Params, inputs: Array, key: Array | None = None, *, alpha: float, sigma_rec: float = 0.0
+    params: Params,
+    inputs: Array,
+    key: Array | None = None,
+    *,
+    alpha: float,
+    sigma_rec: float = 0.0,
+    dynamics: Dynamics = CURRENT_TANH,
 ) -> Array:
     """Only the outputs (B, T, O) of `simulate` (equal up to float rounding), for evaluation.
 
@@ -224,20 +364,27 @@ def simulate_outputs(
     if key is not None and sigma_rec > 0:
         noise = recurrent_noise(key, inputs_tm.shape[:2] + (n,), alpha=alpha, sigma_rec=sigma_rec)
 
+    dynamics = _checked(Dynamics(*dynamics), alpha)
+
     def _step(x, step_inputs):
         u_t, noise_t = step_inputs
-        drive_t = alpha * (u_t @ params.W_in.T + params.b)
-        if noise_t is not None:
-            drive_t = drive_t + noise_t
-        x = (1.0 - alpha) * x + alpha * jnp.tanh(x) @ params.W_rec.T + drive_t
-        return x, jnp.tanh(x) @ params.W_out.T + params.b_out
+        drive_t = _input_drive(alpha, dynamics, u_t @ params.W_in.T + params.b, noise_t)
+        x = _update(alpha, dynamics, params.W_rec, x, drive_t)
+        return x, rates_of(x, dynamics) @ params.W_out.T + params.b_out
 
     x_init = jnp.broadcast_to(params.x0, (batch, n))
     _, outputs = lax.scan(_step, x_init, (inputs_tm, noise))
     return jnp.swapaxes(outputs, 0, 1)
 
 
-def simulate_reference(params: Params, inputs: Array, noise: Array | None = None, *, alpha: float) -> Trajectory:
+def simulate_reference(
+    params: Params,
+    inputs: Array,
+    noise: Array | None = None,
+    *,
+    alpha: float,
+    dynamics: Dynamics = CURRENT_TANH,
+) -> Trajectory:
     """The same dynamics as `simulate_time_major` by repeated `step`, with plain autodiff.
 
     Slow; kept as the independent reference the fast path is tested against.
@@ -249,11 +396,11 @@ def simulate_reference(params: Params, inputs: Array, noise: Array | None = None
 
     def _step(x, inputs_t):
         u_t, noise_t = inputs_t
-        x, z = step(params, x, u_t, alpha=alpha, noise=noise_t)
+        x, z = step(params, x, u_t, alpha=alpha, noise=noise_t, dynamics=dynamics)
         return x, (x, z)
 
     _, (states, outputs) = lax.scan(_step, x, (inputs, noise))
-    return Trajectory(states, jnp.tanh(states), outputs)
+    return Trajectory(states, rates_of(states, dynamics), outputs)
 
 
 # ---------------------------------------------------------------- divergence check (after a simulation)

@@ -19,15 +19,17 @@ PACKAGE = Path(__file__).resolve().parents[2] / "src" / "rnncondense"
 RANKS = {
     "errors": 0,
     "runtime": 1, "layout": 1, "metrics": 1, "validation": 1,
-    "rnn": 2, "tasks": 2,
-    "config": 3, "storage": 3,
-    "analysis": 4,
-    "train": 5,
-    "condense": 6, "sweep": 6,
-    "plots": 7,
-    "report": 8, "circuits": 8,
-    "runs": 9, "study": 9,
-    "cli": 10,
+    "rnn": 2,
+    "importers": 3,
+    "tasks": 4,
+    "config": 5, "storage": 5,
+    "analysis": 6,
+    "train": 7,
+    "condense": 8, "sweep": 8,
+    "plots": 9,
+    "report": 10, "circuits": 10,
+    "runs": 11,
+    "cli": 12,
 }
 
 

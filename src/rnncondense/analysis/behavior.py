@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rnncondense.metrics import SUCCESS_REL_ERROR
-from rnncondense.rnn import Params, check_finite_trajectory, simulate, simulate_outputs
+from rnncondense.rnn import CURRENT_TANH, Dynamics, Params, check_finite_trajectory, simulate, simulate_outputs
 from rnncondense.tasks.cue_set_go import CueSetGo, TrialBatch
 
 THRESHOLD = 1.0
@@ -130,6 +130,7 @@ def evaluate(
     repeats: int = 2,
     batch: TrialBatch | None = None,
     check_finite: bool = False,
+    dynamics: Dynamics = CURRENT_TANH,
 ) -> BehaviorMetrics:
     """Metrics on the task's fixed validation batch, each trial run with `repeats` noise draws.
 
@@ -141,9 +142,9 @@ def evaluate(
     outputs = []
     for draw, k in enumerate(jax.random.split(key, repeats)):
         if not check_finite:
-            outputs.append(np.asarray(simulate_outputs(params, batch.inputs, k, alpha=alpha, sigma_rec=sigma_rec)))
+            outputs.append(np.asarray(simulate_outputs(params, batch.inputs, k, alpha=alpha, sigma_rec=sigma_rec, dynamics=dynamics)))
             continue
-        trajectory = simulate(params, batch.inputs, k, alpha=alpha, sigma_rec=sigma_rec)
+        trajectory = simulate(params, batch.inputs, k, alpha=alpha, sigma_rec=sigma_rec, dynamics=dynamics)
         check_finite_trajectory(
             {"states": trajectory.states, "outputs": trajectory.outputs}, dt_ms=task.dt_ms,
             what="the network on the validation batch",

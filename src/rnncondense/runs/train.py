@@ -46,6 +46,7 @@ def make_evaluator(config: RunConfig, task, key: jax.Array) -> Callable[[Params]
         key=key,
         repeats=config.train.val_noise_repeats,
         batch=batch,
+        dynamics=config.dynamics,
     )
 
 

@@ -14,7 +14,7 @@ import jax
 import optax
 
 from rnncondense.config import RunConfig
-from rnncondense.rnn import Params, simulate
+from rnncondense.rnn import CURRENT_TANH, Dynamics, Params, simulate
 from rnncondense.tasks.cue_set_go import CueSetGo, TrialBatch
 from rnncondense.train.hessian_free import hessian_free
 from rnncondense.analysis.behavior import masked_mse
@@ -34,14 +34,14 @@ def trial_slice(batch: TrialBatch, start: int, size: int) -> TrialBatch:
     return jax.tree.map(lambda a: jax.lax.dynamic_slice_in_dim(a, start, size), batch)
 
 
-def task_objective(task: CueSetGo, *, alpha: float, sigma_rec: float) -> Objective:
+def task_objective(task: CueSetGo, *, alpha: float, sigma_rec: float, dynamics: Dynamics = CURRENT_TANH) -> Objective:
     """Masked squared error of the output on fresh trials of `task`, with recurrent noise."""
 
     def sample(params: Params, key: jax.Array, n_trials: int) -> TrialBatch:
         return task.sample(key, n_trials)
 
     def model(params: Params, batch: TrialBatch, key: jax.Array):
-        traj = simulate(params, batch.inputs, key, alpha=alpha, sigma_rec=sigma_rec)
+        traj = simulate(params, batch.inputs, key, alpha=alpha, sigma_rec=sigma_rec, dynamics=dynamics)
         return traj.outputs, traj.rates
 
     def loss(outputs: jax.Array, batch: TrialBatch) -> jax.Array:
@@ -106,7 +106,7 @@ def hf_trainer(objective: Objective, *, gradient_batch_size: int, curvature_batc
 
 def make_trainer(config: RunConfig, task: CueSetGo, objective: Objective | None = None) -> Trainer:
     """The optimiser named by `train.trainer` for `objective` (default: the task's)."""
-    objective = objective or task_objective(task, alpha=config.alpha, sigma_rec=config.model.sigma_rec)
+    objective = objective or task_objective(task, alpha=config.alpha, sigma_rec=config.model.sigma_rec, dynamics=config.dynamics)
     t = config.train
     if t.trainer == "adam":
         return adam_trainer(objective, **t.adam.model_dump())
