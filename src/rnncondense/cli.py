@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from rnncondense.dirlock import hold
 from rnncondense.errors import UserError
 
 app = typer.Typer(
@@ -139,13 +140,14 @@ def evaluate(
     from rnncondense.tasks import make_task
     from rnncondense.train.run import load_run
 
-    config, params = load_run(run)
-    task = make_task(config.task)
-    metrics = evaluate_network(
-        params, task, alpha=config.alpha, sigma_rec=config.model.sigma_rec, key=jax.random.PRNGKey(seed), repeats=repeats,
-        check_finite=True,
-    )
-    storage.write_json(Path(run) / "evaluation.json", {**metrics.to_dict(), "repeats": repeats, "seed": seed})
+    with hold(run, create=False):  # one writer per directory
+        config, params = load_run(run)
+        task = make_task(config.task)
+        metrics = evaluate_network(
+            params, task, alpha=config.alpha, sigma_rec=config.model.sigma_rec, key=jax.random.PRNGKey(seed),
+            repeats=repeats, check_finite=True,
+        )
+        storage.write_json(Path(run) / "evaluation.json", {**metrics.to_dict(), "repeats": repeats, "seed": seed})
     stdout.print(_metrics_table(metrics, f"{run}: {metrics.n_trials} trials"))
 
 
@@ -158,7 +160,8 @@ def plot(
     """Draw the task panel, produced vs target intervals and unit activity into RUN/figures."""
     from rnncondense.plots.run import plot_run
 
-    paths = plot_run(run, units=_parse_units(units))
+    with hold(run, create=False):  # one writer per directory
+        paths = plot_run(run, units=_parse_units(units))
     for path in paths:
         stdout.print(str(path))
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from rnncondense import storage
+from rnncondense.dirlock import holding
 from rnncondense.errors import FileFormatError
 
 REPORT_FILE = "report.html"
@@ -289,6 +290,7 @@ def overview_section(overview: list[dict]) -> tuple[str, str] | None:
     return "Every metric", table(overview, columns, name_column="name")
 
 
+@holding("study_dir", create=False)  # one writer per directory (dirlock)
 def write_report(study_dir: str | Path) -> Path:
     """Write `study_dir/report.html` from the parts of the study that exist."""
     study = Path(study_dir)

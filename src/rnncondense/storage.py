@@ -24,6 +24,7 @@ import numpy as np
 import safetensors.numpy
 import tomli_w
 
+from rnncondense.dirlock import is_lock_file
 from rnncondense.errors import FileFormatError, RunDirError
 from rnncondense.rnn import Params
 
@@ -92,9 +93,9 @@ def remove_stale_temporaries(directory: str | Path, *, recursive: bool = False) 
 
 def holds_nothing(directory: str | Path) -> bool:
     """Whether `directory` exists and holds nothing but temporaries of interrupted atomic writes
-    (what a process killed before it wrote its first file leaves)."""
+    (what a process killed before it wrote its first file leaves) and its lock file (`dirlock`)."""
     directory = Path(directory)
-    return directory.is_dir() and all(is_temporary(p) and p.is_file() for p in directory.iterdir())
+    return directory.is_dir() and all((is_temporary(p) or is_lock_file(p)) and p.is_file() for p in directory.iterdir())
 
 
 def _json_safe(value: Any) -> Any:
@@ -367,7 +368,7 @@ def prepare_new_run_dir(path: str | Path) -> Path:
         raise RunDirError(f"--out '{path}' exists and is not a directory")
     if holds_nothing(path):  # a run killed before its first file: start it again
         remove_stale_temporaries(path)
-    if path.is_dir() and any(path.iterdir()):
+    if path.is_dir() and not holds_nothing(path):
         if (path / CONFIG_FILE).exists():
             raise RunDirError(f"--out '{path}' already holds a run; continue it with --resume or choose another directory")
         raise RunDirError(f"--out '{path}' is not empty; choose a new or empty directory")

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rnncondense import storage
 from rnncondense.config import RunConfig, config_to_dict
+from rnncondense.dirlock import holding
 from rnncondense.errors import ConfigError, RunDirError, shown
 
 STUDY_FILE = "study.json"
@@ -113,6 +114,7 @@ def _sweep_done(path: Path) -> bool:
     return all(row.get("status") in ("done", "diverged") for row in storage.read_rows(path / RESULTS_CSV, required=("status",)))
 
 
+@holding("out")  # one writer per directory (dirlock)
 def run_study(
     config: RunConfig,
     out: str | Path,
@@ -143,7 +145,7 @@ def run_study(
                 f"{shown(there, 60)} there, {shown(here, 60)} here); choose another --out"
             )
     else:
-        if out.exists() and any(out.iterdir()):
+        if out.exists() and not storage.holds_nothing(out):
             raise RunDirError(f"--out '{out}' is not empty and holds no study; choose a new or empty directory")
         storage.write_json(out / STUDY_FILE, identity)
 
@@ -174,7 +176,7 @@ def run_study(
         say(f"condensing: {name}")
         settings = condense_config({"pairs_per_step": plan.pairs_per_step, "retrain_iters": plan.retrain_iters,
                                     **{k: v for k, v in fields.items() if v is not None}}, source=f"study {name}")
-        condense_run(base, target, settings, resume=target.exists() and any(target.iterdir()))
+        condense_run(base, target, settings, resume=target.exists() and not storage.holds_nothing(target))
 
     if plan.sweep_sizes and not _sweep_done(out / "sweep"):
         from rnncondense.sweep import run_sweep

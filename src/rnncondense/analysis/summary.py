@@ -30,6 +30,7 @@ from rnncondense.analysis.scaling import scaling_index
 from rnncondense.analysis.similarity import HEADLINE
 from rnncondense.analysis.spectrum import recurrent_spectrum
 from rnncondense.config import RunConfig
+from rnncondense.dirlock import holding
 from rnncondense.errors import ConfigError
 from rnncondense.rnn import Params
 
@@ -158,6 +159,7 @@ def json_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in metrics.items() if name not in OBJECT_KEYS}
 
 
+@holding("run_dir", create=False)  # one writer per directory (dirlock)
 def analyze_run(
     run_dir: str | Path,
     *,

@@ -23,6 +23,7 @@ from rnncondense.circuits.linear2 import Linear2Config
 from rnncondense.circuits.respiratory import RespiratoryConfig
 from rnncondense.circuits.ring import RingConfig
 from rnncondense.circuits.runners import Progress, run_lif, run_linear2, run_respiratory, run_ring
+from rnncondense.dirlock import holding
 from rnncondense.errors import ConfigError, RunDirError
 from rnncondense.storage import write_json
 
@@ -100,6 +101,7 @@ def make_config(name: str, overrides: Mapping[str, Any] | None = None) -> Circui
     return config_from_overrides(spec.config, overrides, circuit=name)
 
 
+@holding("out_dir")  # one writer per directory (dirlock)
 def run_circuit(
     name: str,
     overrides: Mapping[str, Any] | None,

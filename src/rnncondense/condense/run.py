@@ -21,6 +21,7 @@ import numpy as np
 from rnncondense import storage
 from rnncondense.condense.config import CondenseConfig, check_against_network
 from rnncondense.condense.schedules import Context, State, canonical, iterative, measure, one_shot, start
+from rnncondense.dirlock import holding
 from rnncondense.errors import FileFormatError, RunDirError
 from rnncondense.rnn import Params
 from rnncondense.train.run import load_run
@@ -150,6 +151,7 @@ def _prepare(run_dir: Path, out: Path, settings: CondenseConfig, params: Params,
     return []
 
 
+@holding("out")  # one writer per directory (dirlock)
 def condense_run(
     run_dir: str | Path,
     out: str | Path,

@@ -25,6 +25,7 @@ import xarray as xr
 
 from rnncondense import storage
 from rnncondense.config import RunConfig
+from rnncondense.dirlock import holding
 from rnncondense.errors import ConfigError, UserError
 from rnncondense.sweep import cluster as clusters
 from rnncondense.sweep.network import ATTEMPT_FILE, read_result, train_network
@@ -129,6 +130,7 @@ def _describe_error(error: BaseException | None) -> str:
     return f"{name}: {error}"
 
 
+@holding("out")  # one writer per directory (dirlock)
 def run_sweep(
     config: RunConfig,
     *,

@@ -318,7 +318,7 @@ def check_sweep_dir(out: str | Path, spec: SweepSpec) -> Path:
     if storage.holds_nothing(out):  # a sweep killed before it wrote its first file: start it again
         storage.remove_stale_temporaries(out)
     if not record_path.is_file():
-        if out.is_dir() and any(out.iterdir()):
+        if out.is_dir() and not storage.holds_nothing(out):
             raise RunDirError(f"--out '{out}' is not empty and holds no {SWEEP_FILE}; choose a new or empty directory")
         return out
     recorded = storage.read_json(record_path)

@@ -11,6 +11,7 @@ import jax
 from rnncondense import storage
 from rnncondense.analysis.behavior import BehaviorMetrics, evaluate
 from rnncondense.config import RunConfig, config_digest, config_to_dict, load_config
+from rnncondense.dirlock import holding
 from rnncondense.errors import FileFormatError, RunDirError
 from rnncondense.rnn import Params, init_params
 from rnncondense.tasks import make_task
@@ -112,6 +113,7 @@ class TrainResult:
     summary: dict
 
 
+@holding("run_dir")  # one writer per directory (dirlock)
 def train_run(
     config: RunConfig,
     run_dir: str | Path,
