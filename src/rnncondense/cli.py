@@ -15,7 +15,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from rnncondense.dirlock import hold
-from rnncondense.errors import UserError
+from rnncondense.errors import UserError, shown
+
+
+def check_memory(config, *, source: str) -> None:
+    """Refuse a config whose largest buffer exceeds the memory available (`memory.check_memory`)."""
+    from rnncondense.memory import check_memory as check
+
+    check(config, source=source)
 
 app = typer.Typer(
     add_completion=False,
@@ -28,7 +35,8 @@ stdout = Console()
 
 
 def user_errors(command: Callable) -> Callable:
-    """Turn UserError into one line on stderr and exit status 2; Ctrl-C into status 130."""
+    """Turn UserError, an operating-system error (a full disk, a read-only directory, ...) and
+    memory exhaustion into one line on stderr and exit status 2 (`failures`); Ctrl-C into status 130."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -36,6 +44,13 @@ def user_errors(command: Callable) -> Callable:
             return command(*args, **kwargs)
         except UserError as error:
             console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except Exception as error:
+            from rnncondense import failures
+
+            if not failures.is_failure(error):
+                raise
+            console.print(f"[bold red]error:[/] {escape(failures.describe(error))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             console.print("interrupted; the last checkpoint is kept, continue with --resume", highlight=False)
@@ -117,6 +132,7 @@ def train(
     from rnncondense.train.run import train_run
 
     run_config = load_config(config)
+    check_memory(run_config, source=str(config))
     with TrainProgress(run_config.train.max_iters) as progress:
         result = train_run(run_config, out, resume=resume, on_progress=progress)
     s = result.summary
@@ -130,7 +146,7 @@ def train(
 def evaluate(
     run: Annotated[Path, typer.Argument(help="A trained run directory.")],
     repeats: Annotated[int, typer.Option(min=1, max=64, help="Noise draws per validation trial.")] = 8,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the evaluation noise.")] = 1,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the evaluation noise, 0 to 2^32 - 1.")] = 1,
 ) -> None:
     """Evaluate a trained network on the validation batch; writes evaluation.json."""
     import jax
@@ -140,6 +156,8 @@ def evaluate(
     from rnncondense.tasks import make_task
     from rnncondense.train.run import load_run
 
+    if seed >= 2**32:  # PRNGKey takes 32 bits; a larger int was an OverflowError deep inside JAX
+        raise UserError(f"--seed = {shown(seed, 40)} is not allowed: give an integer in [0, {2**32 - 1}]")
     with hold(run, create=False):  # one writer per directory
         config, params = load_run(run)
         task = make_task(config.task)
@@ -236,6 +254,11 @@ def condense(
             parts.append(f"retrained {record['retrain_iterations']} it")
         console.print("  ".join(parts), highlight=False)
 
+    from rnncondense import storage
+    from rnncondense.config import load_config
+
+    if (Path(run) / storage.CONFIG_FILE).is_file():  # else condense_run names what is missing
+        check_memory(load_config(Path(run) / storage.CONFIG_FILE), source=str(Path(run) / storage.CONFIG_FILE))
     result = condense_run(run, out, settings, resume=resume, on_step=report)
     console.print(result.reason, highlight=False)
     stdout.print(str(Path(out) / "summary.csv"))
@@ -275,11 +298,13 @@ def sweep(
     """Train and analyse networks of several sizes x seeds with the same budget, on a Dask cluster;
     writes DIR/results.csv, DIR/results.nc, DIR/figures and one run directory per network."""
     from rnncondense.config import load_config
-    from rnncondense.sweep import parse_axis, parse_sizes, run_sweep, size_summary
+    from rnncondense.sweep import make_spec, parse_axis, parse_sizes, run_sweep, size_summary
 
     run_config = load_config(config)
     size_list = parse_sizes(sizes)
     extra_axis = parse_axis(axis) if axis is not None else None
+    for job in make_spec(run_config, sizes=size_list, seeds=seeds, axis=extra_axis).jobs:
+        check_memory(job.config, source=f"{config}, network {job.name}")
     with SweepProgressBar() as progress:
         try:
             result = run_sweep(run_config, sizes=size_list, seeds=seeds, out=out, scheduler=scheduler,
@@ -304,6 +329,9 @@ def sweep(
                       "run the same command again to retry them")
     console.print(f"{result.trained} networks trained, {result.skipped} already finished, {result.wall_s:.0f} s; "
                   f"wrote {out / 'results.csv'}, {out / 'results.nc'}, {out / 'figures'}")
+    if result.failed:  # finished, but not the sweep that was asked for (not the user's input: status 1)
+        console.print(f"[bold red]error:[/] {len(result.failed)} of {len(result.rows)} networks failed", highlight=False)
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -330,10 +358,30 @@ def study(
 
     start = time.perf_counter()
     run_config = load_config(config)
+    check_memory(run_config, source=str(config))
     path = run_study(run_config, out, preset=preset,
                      say=lambda text: console.print(f"[{time.perf_counter() - start:6.0f} s] {text}", highlight=False))
     console.print(f"study finished in {time.perf_counter() - start:.0f} s", highlight=False)
     stdout.print(str(path))
+    failed = _failed_networks(out)
+    if failed:  # the study is written, but without those networks (not the user's input: status 1)
+        console.print(f"[bold red]error:[/] {failed[0]} of {failed[1]} networks of the size sweep failed "
+                      f"(see {out / 'sweep' / 'results.csv'}, column error); run the same command again to retry them",
+                      highlight=False)
+        raise typer.Exit(1)
+
+
+def _failed_networks(study_dir: Path) -> tuple[int, int] | None:
+    """(failed, total) networks in the study's size sweep, or None if none failed."""
+    from rnncondense import storage
+    from rnncondense.sweep.table import RESULTS_CSV
+
+    path = study_dir / "sweep" / RESULTS_CSV
+    if not path.is_file():
+        return None
+    rows = storage.read_rows(path, required=("status",))
+    failed = sum(row["status"] == "failed" for row in rows)
+    return (failed, len(rows)) if failed else None
 
 
 def _parse_ints(text: str, option: str) -> list[int]:
