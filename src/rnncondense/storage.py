@@ -42,7 +42,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write `data` to a temporary file beside `path`, fsync it, then rename it over `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{TEMPORARY_TAG}", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the usual permissions
         with os.fdopen(fd, "wb") as handle:
@@ -72,8 +72,11 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-# the temporary files of `atomic_write_bytes`: .NAME.XXXXXXXX.tmp (mkstemp's 8 random characters)
-_TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+# the temporary files of `atomic_write_bytes`: .NAME.rnncondense-partial-XXXXXXXX.tmp (mkstemp's 8
+# random characters). A user's file named like .notes.abcdefgh.tmp was once taken for one and
+# deleted by `train --out`; the tag makes the name one that only this package writes.
+TEMPORARY_TAG = "rnncondense-partial-"
+_TEMPORARY = re.compile(r"^\..+\." + re.escape(TEMPORARY_TAG) + r"[A-Za-z0-9_]{8}\.tmp$")
 
 
 def is_temporary(path: str | Path) -> bool:
@@ -83,8 +86,8 @@ def is_temporary(path: str | Path) -> bool:
 
 def remove_stale_temporaries(directory: str | Path, *, recursive: bool = False) -> list[Path]:
     """Delete the temporary files that interrupted atomic writes left in `directory` (and, with
-    `recursive`, below it); returns them. Only a process that owns the directory may call this:
-    a temporary of a write in progress elsewhere would be removed too."""
+    `recursive`, below it); returns them. Only the process that holds the directory's lock
+    (`dirlock`) may call this: a temporary of a write in progress elsewhere would be removed too."""
     directory = Path(directory)
     if not directory.is_dir():
         return []

@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from rnncondense import storage
+from rnncondense import storage, ties
 from rnncondense.condense.config import CondenseConfig, check_against_network
 from rnncondense.condense.schedules import Context, State, canonical, iterative, measure, one_shot, start
 from rnncondense.dirlock import holding
@@ -65,19 +65,21 @@ def save_step(out: Path, state: State, record: dict) -> None:
         "alive": state.alive.astype(np.uint8),
         "unit_ids": state.unit_ids.astype(np.int64),
     }
-    storage.save_tensors(directory / NETWORK_FILE, tensors, kind="condense_step", meta={"step": state.step})
+    storage.save_tensors(directory / NETWORK_FILE, tensors, kind="condense_step",
+                         meta={"step": state.step, ties.RECORD_KEY: ties.json_digest(record)})
     storage.write_json(directory / RECORD_FILE, record)  # last: marks the step complete
 
 
 def load_step(out: Path, step: int) -> tuple[State, dict]:
     directory = step_dir(out, step)
-    tensors, _ = storage.load_tensors(directory / NETWORK_FILE, kind="condense_step")
+    tensors, meta = storage.load_tensors(directory / NETWORK_FILE, kind="condense_step")
     params = storage.params_from_tensors(tensors, directory / NETWORK_FILE, prefix="params.")
     alive, unit_ids = tensors.get("alive"), tensors.get("unit_ids")
     n = params.W_rec.shape[0]
     if alive is None or unit_ids is None or alive.shape != (n,) or unit_ids.shape != (n,):
         raise FileFormatError(f"{directory / NETWORK_FILE}: missing or misshapen alive / unit_ids")
     record = storage.read_json(directory / RECORD_FILE)
+    ties.check(directory / RECORD_FILE, ties.json_digest(record), meta, ties.RECORD_KEY, directory / NETWORK_FILE)
     _check_record(record, directory / RECORD_FILE, step, int(alive.sum()))
     return State(step, params, alive.astype(bool), unit_ids), record
 

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Callable
 
 import jax
+import numpy as np
 
-from rnncondense import storage
+from rnncondense import storage, ties
 from rnncondense.analysis.behavior import BehaviorMetrics, evaluate
 from rnncondense.config import RunConfig, config_digest, config_to_dict, load_config
 from rnncondense.dirlock import holding
@@ -84,6 +85,10 @@ def save_checkpoint(run_dir: Path, state: LoopState, config: RunConfig, trainer:
 def load_checkpoint(run_dir: Path, config: RunConfig, trainer: Trainer, template: LoopState) -> LoopState:
     path = run_dir / storage.CHECKPOINT_FILE
     tensors, meta = storage.load_tensors(path, kind="checkpoint")
+    for name, value in tensors.items():  # a NaN best network would overwrite the good params.safetensors
+        if not name.startswith("history") and np.issubdtype(value.dtype, np.floating) and not np.isfinite(value).all():
+            raise FileFormatError(f"{path}: tensor '{name}' holds NaN or inf; the run cannot be resumed from it "
+                                  "(nothing was overwritten)")
     if meta.get("config_sha256") != config_digest(config, ignore_max_iters=True):
         raise FileFormatError(f"{path}: written for a different configuration than {run_dir / storage.CONFIG_FILE}")
     try:
@@ -179,8 +184,12 @@ def train_run(
         "time_to_success_s": state.success_elapsed_s,
         "n_units": config.model.n_units,
     }
-    storage.save_params(run_dir / storage.PARAMS_FILE, state.best_params, meta={"iteration": state.best_iteration, "task": config.task.name})
-    storage.write_json(run_dir / storage.METRICS_FILE, {"validation": metrics.to_dict(), "training": summary})
+    record = {"validation": metrics.to_dict(), "training": summary}
+    storage.save_params(run_dir / storage.PARAMS_FILE, state.best_params, meta={
+        "iteration": state.best_iteration, "task": config.task.name,
+        ties.CONFIG_KEY: config_digest(config), ties.METRICS_KEY: ties.json_digest(record),  # ties config and metrics
+    })
+    storage.write_json(run_dir / storage.METRICS_FILE, record)
     return TrainResult(run_dir, state.best_params, metrics, summary)
 
 
@@ -188,7 +197,8 @@ def load_run(run_dir: str | Path) -> tuple[RunConfig, Params]:
     """The config and trained parameters of a run directory, checked against each other."""
     run_dir = storage.require_run_dir(run_dir)
     config = load_config(run_dir / storage.CONFIG_FILE)
-    params, _ = storage.load_params(run_dir / storage.PARAMS_FILE)
+    params, meta = storage.load_params(run_dir / storage.PARAMS_FILE)
+    ties.check(run_dir / storage.CONFIG_FILE, config_digest(config), meta, ties.CONFIG_KEY, run_dir / storage.PARAMS_FILE)
     task = make_task(config.task)
     n, n_in, n_out = params.W_rec.shape[0], params.W_in.shape[1], params.W_out.shape[0]
     if (n, n_in, n_out) != (config.model.n_units, task.n_inputs, task.n_outputs):
