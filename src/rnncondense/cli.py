@@ -4,11 +4,15 @@ science lives in the library."""
 from __future__ import annotations
 
 import functools
+import math
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Callable, Optional
 
 import typer
+from typer.core import TyperCommand
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -53,7 +57,8 @@ def user_errors(command: Callable) -> Callable:
             console.print(f"[bold red]error:[/] {escape(failures.describe(error))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            console.print("interrupted; the last checkpoint is kept, continue with --resume", highlight=False)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the goodbye
+            console.print("interrupted; what had finished is kept", highlight=False)
             raise typer.Exit(130) from None
 
     return wrapper
@@ -103,7 +108,10 @@ class TrainProgress(_LazyBar):
         fields = {"loss": f"{progress.info['loss']:.2e}"}
         if progress.metrics is not None:
             m = progress.metrics
-            fields["timing"] = f"{m.timing_mae_ms:.0f} ms ({m.timing_rel_error:.1%})" + (" ✓" if m.success else "")
+            if math.isfinite(m.timing_mae_ms):
+                fields["timing"] = f"{m.timing_mae_ms:.0f} ms ({m.timing_rel_error:.1%})" + (" ✓" if m.success else "")
+            else:  # no trial crossed the threshold: there is no timing to show
+                fields["timing"] = "- (every trial missed)"
         extra = {k: v for k, v in progress.info.items() if k in ("lambda", "cg_iters", "rho")}
         fields["extra"] = "  ".join(f"{k} {v:.3g}" for k, v in extra.items())
         self.bar.update(self.task, completed=progress.iteration, **fields)
@@ -131,10 +139,21 @@ def train(
     from rnncondense.config import load_config
     from rnncondense.train.run import train_run
 
+    from rnncondense import storage
+
     run_config = load_config(config)
     check_memory(run_config, source=str(config))
-    with TrainProgress(run_config.train.max_iters) as progress:
-        result = train_run(run_config, out, resume=resume, on_progress=progress)
+    try:
+        with TrainProgress(run_config.train.max_iters) as progress:
+            result = train_run(run_config, out, resume=resume, on_progress=progress)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if (out / storage.CHECKPOINT_FILE).is_file():
+            console.print("interrupted; the last checkpoint is kept: continue with --resume", highlight=False)
+        else:
+            console.print("interrupted before the first checkpoint, so there is nothing to continue from; "
+                          "--resume starts the run again from the beginning", highlight=False)
+        raise typer.Exit(130) from None
     s = result.summary
     when = f"success at iteration {s['success_iteration']} ({s['time_to_success_s']:.1f} s)" if s["success_iteration"] else "no success"
     console.print(f"{s['iterations']} iterations in {s['elapsed_s']:.1f} s, {when}; kept iteration {s['best_iteration']}")
@@ -259,7 +278,17 @@ def condense(
 
     if (Path(run) / storage.CONFIG_FILE).is_file():  # else condense_run names what is missing
         check_memory(load_config(Path(run) / storage.CONFIG_FILE), source=str(Path(run) / storage.CONFIG_FILE))
-    result = condense_run(run, out, settings, resume=resume, on_step=report)
+    try:
+        result = condense_run(run, out, settings, resume=resume, on_step=report)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        from rnncondense.condense.run import SETTINGS_FILE
+
+        if (Path(out) / SETTINGS_FILE).is_file():
+            console.print("interrupted; every finished step is kept: continue with --resume", highlight=False)
+        else:
+            console.print("interrupted before anything was written; run the same command again", highlight=False)
+        raise typer.Exit(130) from None
     console.print(result.reason, highlight=False)
     stdout.print(str(Path(out) / "summary.csv"))
 
@@ -310,13 +339,20 @@ def sweep(
             result = run_sweep(run_config, sizes=size_list, seeds=seeds, out=out, scheduler=scheduler,
                                n_workers=workers, axis=extra_axis, on_progress=progress)
         except KeyboardInterrupt:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             console.print("interrupted; finished networks are kept: run the same command again to continue")
             raise typer.Exit(130) from None
-    table = Table(title=f"{out}: medians over seeds", title_justify="left")
-    columns = ["size", *([extra_axis.field] if extra_axis else []), "finished", "success", "timing err", "pcs_90",
-               "PR", "scaling", "ramps", "train (s)"]
+    # fits 80 columns: short headers that never wrap, light borders; the axis field's name may fold
+    table = Table(title=f"{out}: medians over seeds", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True,
+                  caption="timing: relative timing error; PR: participation ratio; ramps: ramp fraction",
+                  caption_justify="left")
+    columns = ["size", *([extra_axis.field] if extra_axis else []), "done", "success", "timing", "pcs_90",
+               "PR", "scaling", "ramps", "train s"]
     for column in columns:
-        table.add_column(column, justify="right")
+        axis_column = extra_axis is not None and column == extra_axis.field
+        table.add_column(column, justify="right", no_wrap=not axis_column, overflow="fold" if axis_column else "ellipsis",
+                         min_width=min(len(column), 8 if axis_column else 16))
     fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
     for row in size_summary(result.table):
         table.add_row(str(row["size"]), *([str(row[extra_axis.field])] if extra_axis else []),
@@ -391,7 +427,30 @@ def _parse_ints(text: str, option: str) -> list[int]:
         raise UserError(f"{option} = {text!r} is not allowed: give comma-separated integers, e.g. 16,8,4") from None
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def _parameter_table(name: str) -> Table:
+    """The parameters of circuit `name` with their defaults and meanings."""
+    from rnncondense.circuits import CIRCUITS, describe_parameters
+
+    table = Table(title=f"{name}: {CIRCUITS[name].title}", title_justify="left")
+    for column in ("parameter", "default", "meaning"):
+        table.add_column(column)
+    for field, info in describe_parameters(CIRCUITS[name].config).items():
+        table.add_row(f"--{field}", str(info["default"]), info["description"])
+    return table
+
+
+class _CircuitsHelp(TyperCommand):
+    """`circuits --help` ends with every circuit's parameters (the circuits are imported only then)."""
+
+    def format_help(self, ctx, formatter) -> None:
+        from rnncondense.circuits import CIRCUITS
+
+        super().format_help(ctx, formatter)
+        for name in CIRCUITS:
+            stdout.print(_parameter_table(name))
+
+
+@app.command(cls=_CircuitsHelp, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 @user_errors
 def circuits(
     ctx: typer.Context,
@@ -400,17 +459,12 @@ def circuits(
     params: Annotated[bool, typer.Option("--params", help="List the parameters of NAME with their defaults and exit.")] = False,
 ) -> None:
     """Run a classic circuit model: rnncondense circuits NAME [--param value ...] --out DIR."""
-    from rnncondense.circuits import CIRCUITS, describe_parameters, make_config, run_circuit
+    from rnncondense.circuits import CIRCUITS, make_config, run_circuit
 
     if name not in CIRCUITS:
         raise UserError(f"unknown circuit {name!r}; choose one of {', '.join(CIRCUITS)}")
     if params:
-        table = Table(title=f"{name}: {CIRCUITS[name].title}", title_justify="left")
-        for column in ("parameter", "default", "meaning"):
-            table.add_column(column)
-        for field, info in describe_parameters(CIRCUITS[name].config).items():
-            table.add_row(f"--{field}", str(info["default"]), info["description"])
-        stdout.print(table)
+        stdout.print(_parameter_table(name))
         return
     if out is None:
         raise UserError("--out is required: the directory for the circuit's figures and summary.json")
@@ -466,7 +520,12 @@ def main() -> None:
 
     lean_compiler()
     enable_compilation_cache()
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:  # outside a command (while starting up): no traceback either
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from typing import NamedTuple
 from rnncondense.config import RunConfig
 from rnncondense.errors import ConfigError
 
-__all__ = ["Estimate", "largest_buffer", "available_bytes", "check_memory", "format_bytes"]
+__all__ = ["Estimate", "largest_buffer", "available_bytes", "check_memory", "check_workers", "format_bytes"]
 
 FLOAT_BYTES = 4  # float32
 TRAJECTORY_COPIES = 3  # states, rates and input drive, each (B, T, N)
@@ -116,3 +116,26 @@ def check_memory(config: RunConfig, *, source: str = "config", available: int | 
             "length (task.intervals_ms, task.tail_ms), or raise task.dt_ms"
         )
     return estimate
+
+
+# An idle Dask worker process of a sweep (Python, JAX and distributed imported) holds about 130 MB:
+# 12 idle workers took 1.6 GB. A worker count whose idle workers alone exceed the memory available
+# is refused before the cluster starts.
+WORKER_IDLE_BYTES = 130_000_000
+
+
+def check_workers(n_workers: int, *, available: int | None = None) -> None:
+    """Refuse `n_workers` local sweep workers if their idle memory exceeds the memory available.
+
+    Raises:
+        ConfigError: one line with the count, the memory per worker, the memory available and the
+            largest count allowed.
+    """
+    available = available_bytes() if available is None else available
+    if available is not None and n_workers * WORKER_IDLE_BYTES > available:
+        most = max(1, available // WORKER_IDLE_BYTES)
+        raise ConfigError(
+            f"workers (--workers) = {n_workers} is not allowed: an idle worker takes about "
+            f"{format_bytes(WORKER_IDLE_BYTES)} and {format_bytes(available)} of memory is available, enough for at "
+            f"most {most} workers"
+        )
