@@ -11,22 +11,15 @@ from pathlib import Path
 from typing import Annotated, Callable, Optional
 
 import typer
-from typer.core import TyperCommand
 from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from typer.core import TyperCommand
 
 from rnncondense.dirlock import hold
 from rnncondense.errors import UserError, shown
-
-
-def check_memory(config, *, source: str) -> None:
-    """Refuse a config whose largest buffer exceeds the memory available (`memory.check_memory`)."""
-    from rnncondense.memory import check_memory as check
-
-    check(config, source=source)
 
 app = typer.Typer(
     add_completion=False,
@@ -62,6 +55,13 @@ def user_errors(command: Callable) -> Callable:
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def check_memory(config, *, source: str) -> None:
+    """Refuse a config whose largest buffer exceeds the memory available (`memory.check_memory`)."""
+    from rnncondense.memory import check_memory as check
+
+    check(config, source=source)
 
 
 class _LazyBar:
@@ -136,10 +136,9 @@ def train(
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
 ) -> None:
     """Train a network; writes config.toml, params.safetensors, metrics.json and history.csv."""
+    from rnncondense import storage
     from rnncondense.config import load_config
     from rnncondense.train.run import train_run
-
-    from rnncondense import storage
 
     run_config = load_config(config)
     check_memory(run_config, source=str(config))

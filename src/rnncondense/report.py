@@ -28,7 +28,9 @@ _ROOT: ContextVar[Path | None] = ContextVar("report_root", default=None)  # the 
 
 
 def report_kind(directory: Path) -> str:
-    """'study', 'condensation' or 'run': what `directory` is, by the file that marks it.
+    """'study', 'condensation' or 'run': what `directory` is, by the files that mark it (a study: its
+    study.json or any part a study writes: base/config.toml, sweep/sweep.json, circuits/*/summary.json,
+    condense/**/condense.json).
 
     Raises:
         RunDirError: `directory` is missing, a file, or none of those (report writes only into its own
@@ -36,14 +38,16 @@ def report_kind(directory: Path) -> str:
     """
     from rnncondense.condense.run import SETTINGS_FILE
     from rnncondense.study import STUDY_FILE
+    from rnncondense.sweep.spec import SWEEP_FILE
 
     if not directory.is_dir():
         what = "is a file, not a directory" if directory.exists() else "does not exist"
         raise RunDirError(f"'{directory}' {what}; give a study, condensation or run directory")
-    marks = {"study": (STUDY_FILE, f"base/{storage.CONFIG_FILE}"), "condensation": (SETTINGS_FILE,),
-             "run": (storage.CONFIG_FILE,)}
-    for kind, names in marks.items():
-        if any((directory / name).is_file() and not (directory / name).is_symlink() for name in names):
+    parts = [directory / STUDY_FILE, directory / "base" / storage.CONFIG_FILE, directory / "sweep" / SWEEP_FILE,
+             *directory.glob("circuits/*/summary.json"), *directory.glob(f"condense/**/{SETTINGS_FILE}")]
+    marks = {"study": parts, "condensation": [directory / SETTINGS_FILE], "run": [directory / storage.CONFIG_FILE]}
+    for kind, paths in marks.items():
+        if any(path.is_file() and not path.is_symlink() for path in paths):
             return kind
     raise RunDirError(
         f"'{directory}' is not a study, condensation or run directory (it holds no {STUDY_FILE}, {SETTINGS_FILE} or "

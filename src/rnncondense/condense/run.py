@@ -79,8 +79,8 @@ def load_step(out: Path, step: int) -> tuple[State, dict]:
     if alive is None or unit_ids is None or alive.shape != (n,) or unit_ids.shape != (n,):
         raise FileFormatError(f"{directory / NETWORK_FILE}: missing or misshapen alive / unit_ids")
     record = storage.read_json(directory / RECORD_FILE)
-    ties.check(directory / RECORD_FILE, ties.json_digest(record), meta, ties.RECORD_KEY, directory / NETWORK_FILE)
     _check_record(record, directory / RECORD_FILE, step, int(alive.sum()))
+    ties.check(directory / RECORD_FILE, ties.json_digest(record), meta, ties.RECORD_KEY, directory / NETWORK_FILE)
     return State(step, params, alive.astype(bool), unit_ids), record
 
 
