@@ -127,3 +127,19 @@ def test_ctrl_c_twice_before_the_first_checkpoint(tmp_path):
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
     assert "interrupted before the first checkpoint" in stderr and "continue with --resume" not in stderr
+
+
+def test_a_sweep_whose_concurrent_networks_exceed_memory_is_refused():
+    from rnncondense.config import config_from_dict
+    from rnncondense.errors import ConfigError
+    from rnncondense.memory import WORKER_IDLE_BYTES, check_sweep
+
+    configs = [config_from_dict({"model": {"n_units": n}, "train": {"trainer": "adam"}}) for n in (1000, 2000)]
+    steps = configs[0].task.n_steps
+    batch = max(64, 16 * 8)  # Adam's batch, or the validation batch: 16 trials x 8 intervals
+    one = [batch * steps * n * 4 * 3 for n in (1000, 2000)]  # trials x steps x units x float32 x 3 arrays
+    enough_for_one = one[1] + WORKER_IDLE_BYTES + 1
+    check_sweep(configs, 1, available=enough_for_one)
+    with pytest.raises(ConfigError, match=r"^sweep\.toml: 2 workers training the largest networks at once need at least "):
+        check_sweep(configs, 2, source="sweep.toml", available=enough_for_one)
+    check_sweep(configs, 2, available=sum(one) + 2 * WORKER_IDLE_BYTES)

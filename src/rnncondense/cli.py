@@ -331,8 +331,12 @@ def sweep(
     run_config = load_config(config)
     size_list = parse_sizes(sizes)
     extra_axis = parse_axis(axis) if axis is not None else None
-    for job in make_spec(run_config, sizes=size_list, seeds=seeds, axis=extra_axis).jobs:
-        check_memory(job.config, source=f"{config}, network {job.name}")
+    from rnncondense.memory import check_sweep
+    from rnncondense.sweep.cluster import available_cores, check_workers
+
+    jobs = make_spec(run_config, sizes=size_list, seeds=seeds, axis=extra_axis).jobs
+    concurrent = 1 if scheduler is not None else (check_workers(workers) or available_cores())
+    check_sweep([job.config for job in jobs], concurrent, source=str(config))
     with SweepProgressBar() as progress:
         try:
             result = run_sweep(run_config, sizes=size_list, seeds=seeds, out=out, scheduler=scheduler,

@@ -24,7 +24,7 @@ from typing import NamedTuple
 from rnncondense.config import RunConfig
 from rnncondense.errors import ConfigError
 
-__all__ = ["Estimate", "largest_buffer", "available_bytes", "check_memory", "check_workers", "format_bytes"]
+__all__ = ["Estimate", "largest_buffer", "available_bytes", "check_memory", "check_workers", "check_sweep", "format_bytes"]
 
 FLOAT_BYTES = 4  # float32
 TRAJECTORY_COPIES = 3  # states, rates and input drive, each (B, T, N)
@@ -138,4 +138,28 @@ def check_workers(n_workers: int, *, available: int | None = None) -> None:
             f"workers (--workers) = {n_workers} is not allowed: an idle worker takes about "
             f"{format_bytes(WORKER_IDLE_BYTES)} and {format_bytes(available)} of memory is available, enough for at "
             f"most {most} workers"
+        )
+
+
+def check_sweep(configs: list[RunConfig], workers: int, *, source: str = "sweep", available: int | None = None) -> None:
+    """Refuse a sweep whose `workers` largest networks, trained at once (the sweep submits the largest
+    first), and its idle workers need more memory than is available. Each network is checked alone
+    first (`check_memory`), so that message names its own buffer.
+
+    Raises:
+        ConfigError: one line with the total, its parts and the memory available.
+    """
+    available = available_bytes() if available is None else available
+    for config in configs:
+        check_memory(config, source=source, available=available)
+    if available is None or not configs:
+        return
+    largest = sorted((largest_buffer(config).bytes for config in configs), reverse=True)[: max(workers, 1)]
+    total = sum(largest) + workers * WORKER_IDLE_BYTES
+    if total > available:
+        raise ConfigError(
+            f"{source}: {len(largest)} workers training the largest networks at once need at least {format_bytes(total)} "
+            f"(up to {format_bytes(largest[0])} for one network's buffer, plus {format_bytes(workers * WORKER_IDLE_BYTES)} "
+            f"for the workers), more than the {format_bytes(available)} of memory available; use fewer --workers or "
+            "smaller sizes"
         )
