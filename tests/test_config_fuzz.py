@@ -90,3 +90,50 @@ def test_the_fuzz_reaches_every_table_and_field():
     assert "cg_max_iters" in FIELDS[("train", "hf")] and "learning_rate" in FIELDS[("train", "adam")]
     assert {"intervals_ms", "path", "validation_fraction"} <= set(FIELDS[("task",)])  # both task kinds
     assert {"form", "nonlinearity"} <= set(FIELDS[("model",)])
+
+
+# Configs that pass every field check but need more memory than the machine has: refused by the
+# command before any allocation. The truth is independent of rnncondense.memory: a simulation of B
+# trials of T steps of N units holds at least one float32 (B, T, N) array (its rates), and
+# T >= (cue onset + longest delay + longest interval + tail) / dt.
+@st.composite
+def huge_configs(draw):
+    dt = draw(st.sampled_from([0.5, 1.0, 2.0, 5.0, 10.0]))
+    interval = draw(st.floats(500.0, 20000.0))
+    trainer = draw(st.sampled_from(["adam", "hf"]))
+    batch = draw(st.integers(512, 4096))
+    data = {
+        "task": {"dt_ms": dt, "intervals_ms": [interval], "set_duration_ms": max(20.0, dt), "val_trials_per_interval": 1},
+        "model": {"n_units": draw(st.integers(2000, 20000)), "tau_ms": 100.0},
+        "train": {"trainer": trainer, **({"adam": {"batch_size": batch}} if trainer == "adam" else
+                                          {"hf": {"gradient_batch_size": batch, "curvature_batch_size": 1}})},
+    }
+    steps = (100.0 + 200.0 + interval + 200.0) / dt
+    return data, batch * steps * data["model"]["n_units"] * 4
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(drawn=huge_configs())
+def test_configs_that_exceed_memory_are_refused_before_allocation(tmp_path, drawn):
+    import resource
+
+    from hypothesis import assume
+    from typer.testing import CliRunner
+
+    from rnncondense.cli import app
+    from rnncondense.memory import available_bytes
+
+    data, at_least = drawn
+    available = available_bytes()
+    assume(available is not None and at_least > available)
+    path = tmp_path / "huge.toml"
+    path.write_text(tomli_w.dumps(data))
+    assert isinstance(load_config(path), RunConfig)  # it passes validation
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB
+    out = tmp_path / "never"
+    result = CliRunner().invoke(app, ["train", str(path), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "needs at least" in lines[0] and "memory available" in lines[0] and str(path) in lines[0]
+    assert not out.exists()
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 500_000  # < 0.5 GB more than before

@@ -4,19 +4,24 @@ science lives in the library."""
 from __future__ import annotations
 
 import functools
+import math
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Callable, Optional
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from typer.core import TyperCommand
 
 from rnncondense import layout
 from rnncondense.condense.config import CondenseConfig
-from rnncondense.errors import UserError
+from rnncondense.dirlock import hold
+from rnncondense.errors import UserError, shown
 
 _CONDENSE = CondenseConfig()  # the defaults of the condense options
 
@@ -31,7 +36,8 @@ stdout = Console()
 
 
 def user_errors(command: Callable) -> Callable:
-    """Turn UserError into one line on stderr and exit status 2; Ctrl-C into status 130."""
+    """Turn UserError, an operating-system error (a full disk, a read-only directory, ...) and
+    memory exhaustion into one line on stderr and exit status 2 (`failures`); Ctrl-C into status 130."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -40,11 +46,26 @@ def user_errors(command: Callable) -> Callable:
         except UserError as error:
             console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        except Exception as error:
+            from rnncondense import failures
+
+            if not failures.is_failure(error):
+                raise
+            console.print(f"[bold red]error:[/] {escape(failures.describe(error))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            console.print("interrupted; the last checkpoint is kept, continue with --resume", highlight=False)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the goodbye
+            console.print("interrupted; what had finished is kept", highlight=False)
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def check_memory(config, *, source: str) -> None:
+    """Refuse a config whose largest buffer exceeds the memory available (`memory.check_memory`)."""
+    from rnncondense.memory import check_memory as check
+
+    check(config, source=source)
 
 
 class _LazyBar:
@@ -91,7 +112,10 @@ class TrainProgress(_LazyBar):
         fields = {"loss": f"{progress.info['loss']:.2e}"}
         if progress.metrics is not None:
             m = progress.metrics
-            fields["timing"] = f"{m.timing_mae_ms:.0f} ms ({m.timing_rel_error:.1%})" + (" ✓" if m.success else "")
+            if math.isfinite(m.timing_mae_ms):
+                fields["timing"] = f"{m.timing_mae_ms:.0f} ms ({m.timing_rel_error:.1%})" + (" ✓" if m.success else "")
+            else:  # no trial crossed the threshold: there is no timing to show
+                fields["timing"] = "- (every trial missed)"
         extra = {k: v for k, v in progress.info.items() if k in ("lambda", "cg_iters", "rho")}
         fields["extra"] = "  ".join(f"{k} {v:.3g}" for k, v in extra.items())
         self.bar.update(self.task, completed=progress.iteration, **fields)
@@ -141,8 +165,18 @@ def train(
 
     _cue_set_go_only(config, "train", any_variant=True)
     run_config = load_config(config)
-    with TrainProgress(run_config.train.max_iters) as progress:
-        result = train_run(run_config, out, resume=resume, on_progress=progress)
+    check_memory(run_config, source=str(config))
+    try:
+        with TrainProgress(run_config.train.max_iters) as progress:
+            result = train_run(run_config, out, resume=resume, on_progress=progress)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if (out / layout.CHECKPOINT_FILE).is_file():
+            console.print("interrupted; the last checkpoint is kept: continue with --resume", highlight=False)
+        else:
+            console.print("interrupted before the first checkpoint, so there is nothing to continue from; "
+                          "--resume starts the run again from the beginning", highlight=False)
+        raise typer.Exit(130) from None
     s = result.summary
     when = f"success at iteration {s['success_iteration']} ({s['time_to_success_s']:.1f} s)" if s["success_iteration"] else "no success"
     console.print(f"{s['iterations']} iterations in {s['elapsed_s']:.1f} s, {when}; kept iteration {s['best_iteration']}")
@@ -154,7 +188,7 @@ def train(
 def evaluate(
     run: Annotated[Path, typer.Argument(help="A trained run directory.")],
     repeats: Annotated[int, typer.Option(min=1, max=64, help="Noise draws per validation trial.")] = 8,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the evaluation noise.")] = 1,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the evaluation noise, 0 to 2^32 - 1.")] = 1,
 ) -> None:
     """Evaluate a trained network on the validation batch; writes evaluation.json."""
     import jax
@@ -164,20 +198,23 @@ def evaluate(
     from rnncondense.tasks import make_task
     from rnncondense.runs.train import load_run
 
-    config, params = load_run(run)
-    if config.task.name == "arrays":  # trials from a file: task-independent metrics
-        from rnncondense.analysis.task_metrics import evaluate_run_task
+    if seed >= 2**32:  # PRNGKey takes 32 bits; a larger int was an OverflowError deep inside JAX
+        raise UserError(f"--seed = {shown(seed, 40)} is not allowed: give an integer in [0, {2**32 - 1}]")
+    with hold(run, create=False):  # one writer per directory
+        config, params = load_run(run)
+        if config.task.name == "arrays":  # trials from a file: task-independent metrics
+            from rnncondense.analysis.task_metrics import evaluate_run_task
 
-        metrics = evaluate_run_task(params, config, key=jax.random.PRNGKey(seed), repeats=repeats)
-        storage.write_json(Path(run) / "evaluation.json", {**metrics.to_dict(), "repeats": repeats, "seed": seed})
-        stdout.print(f"{run}: {metrics.summary()}", highlight=False, soft_wrap=True)
-        return
-    task = make_task(config.task)
-    metrics = evaluate_network(
-        params, task, alpha=config.alpha, sigma_rec=config.model.sigma_rec, key=jax.random.PRNGKey(seed), repeats=repeats,
-        check_finite=True, dynamics=config.dynamics,
-    )
-    storage.write_json(Path(run) / layout.EVALUATION_FILE, {**metrics.to_dict(), "repeats": repeats, "seed": seed})
+            metrics = evaluate_run_task(params, config, key=jax.random.PRNGKey(seed), repeats=repeats)
+            storage.write_json(Path(run) / layout.EVALUATION_FILE, {**metrics.to_dict(), "repeats": repeats, "seed": seed})
+            stdout.print(f"{run}: {metrics.summary()}", highlight=False, soft_wrap=True)
+            return
+        task = make_task(config.task)
+        metrics = evaluate_network(
+            params, task, alpha=config.alpha, sigma_rec=config.model.sigma_rec, key=jax.random.PRNGKey(seed),
+            repeats=repeats, check_finite=True, dynamics=config.dynamics,
+        )
+        storage.write_json(Path(run) / layout.EVALUATION_FILE, {**metrics.to_dict(), "repeats": repeats, "seed": seed})
     stdout.print(_metrics_table(metrics, f"{run}: {metrics.n_trials} trials"))
 
 
@@ -191,7 +228,8 @@ def plot(
     from rnncondense.runs.plot import plot_run
 
     _cue_set_go_only(run, "plot")
-    paths = plot_run(run, units=_parse_units(units))
+    with hold(run, create=False):  # one writer per directory
+        paths = plot_run(run, units=_parse_units(units))
     for path in paths:
         stdout.print(str(path))
 
@@ -269,7 +307,19 @@ def condense(
             parts.append(f"retrained {record['retrain_iterations']} it")
         console.print("  ".join(parts), highlight=False)
 
-    result = condense_run(run, out, settings, resume=resume, on_step=report)
+    from rnncondense.config import load_config
+
+    if (Path(run) / layout.CONFIG_FILE).is_file():  # else condense_run names what is missing
+        check_memory(load_config(Path(run) / layout.CONFIG_FILE), source=str(Path(run) / layout.CONFIG_FILE))
+    try:
+        result = condense_run(run, out, settings, resume=resume, on_step=report)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if (Path(out) / layout.CONDENSE_SETTINGS_FILE).is_file():
+            console.print("interrupted; every finished step is kept: continue with --resume", highlight=False)
+        else:
+            console.print("interrupted before anything was written; run the same command again", highlight=False)
+        raise typer.Exit(130) from None
     console.print(result.reason, highlight=False)
     stdout.print(str(Path(out) / layout.CONDENSE_SUMMARY_FILE))
 
@@ -310,24 +360,37 @@ def sweep(
     from rnncondense.config import load_config
     from rnncondense.runs.sweep import run_sweep
     from rnncondense.runs.sweep_table import size_summary
-    from rnncondense.sweep import parse_axis, parse_sizes
+    from rnncondense.sweep import make_spec, parse_axis, parse_sizes
 
     _cue_set_go_only(config, "sweep")
     run_config = load_config(config)
     size_list = parse_sizes(sizes)
     extra_axis = parse_axis(axis) if axis is not None else None
+    from rnncondense.memory import check_sweep
+    from rnncondense.sweep.cluster import available_cores, check_workers
+
+    jobs = make_spec(run_config, sizes=size_list, seeds=seeds, axis=extra_axis).jobs
+    concurrent = 1 if scheduler is not None else (check_workers(workers) or available_cores())
+    check_sweep([job.config for job in jobs], concurrent, source=str(config))
     with SweepProgressBar() as progress:
         try:
             result = run_sweep(run_config, sizes=size_list, seeds=seeds, out=out, scheduler=scheduler,
                                n_workers=workers, axis=extra_axis, on_progress=progress)
         except KeyboardInterrupt:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             console.print("interrupted; finished networks are kept: run the same command again to continue")
             raise typer.Exit(130) from None
-    table = Table(title=f"{out}: medians over seeds", title_justify="left")
-    columns = ["size", *([extra_axis.field] if extra_axis else []), "finished", "success", "timing err", "pcs_90",
-               "PR", "scaling", "ramps", "train (s)"]
+    # fits 80 columns: short headers that never wrap, light borders; the axis field's name may fold
+    table = Table(title=f"{out}: medians over seeds", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True,
+                  caption="timing: relative timing error; PR: participation ratio; ramps: ramp fraction",
+                  caption_justify="left")
+    columns = ["size", *([extra_axis.field] if extra_axis else []), "done", "success", "timing", "pcs_90",
+               "PR", "scaling", "ramps", "train s"]
     for column in columns:
-        table.add_column(column, justify="right")
+        axis_column = extra_axis is not None and column == extra_axis.field
+        table.add_column(column, justify="right", no_wrap=not axis_column, overflow="fold" if axis_column else "ellipsis",
+                         min_width=min(len(column), 8 if axis_column else 16))
     fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
     for row in size_summary(result.table):
         table.add_row(str(row["size"]), *([str(row[extra_axis.field])] if extra_axis else []),
@@ -340,6 +403,9 @@ def sweep(
                       "run the same command again to retry them")
     console.print(f"{result.trained} networks trained, {result.skipped} already finished, {result.wall_s:.0f} s; "
                   f"wrote {out / 'results.csv'}, {out / 'results.nc'}, {out / 'figures'}")
+    if result.failed:  # finished, but not the sweep that was asked for (not the user's input: status 1)
+        console.print(f"[bold red]error:[/] {len(result.failed)} of {len(result.rows)} networks failed", highlight=False)
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -367,10 +433,28 @@ def study(
     start = time.perf_counter()
     _cue_set_go_only(config, "study")
     run_config = load_config(config)
+    check_memory(run_config, source=str(config))
     path = run_study(run_config, out, preset=preset,
                      say=lambda text: console.print(f"[{time.perf_counter() - start:6.0f} s] {text}", highlight=False))
     console.print(f"study finished in {time.perf_counter() - start:.0f} s", highlight=False)
     stdout.print(str(path))
+    failed = _failed_networks(out)
+    if failed:  # the study is written, but without those networks (not the user's input: status 1)
+        console.print(f"[bold red]error:[/] {failed[0]} of {failed[1]} networks of the size sweep failed "
+                      f"(see {out / 'sweep' / 'results.csv'}, column error); run the same command again to retry them",
+                      highlight=False)
+        raise typer.Exit(1)
+
+
+def _failed_networks(study_dir: Path) -> tuple[int, int] | None:
+    """(failed, total) networks in the study's size sweep, or None if none failed."""
+    from rnncondense import storage
+    path = study_dir / layout.STUDY_SWEEP_DIR / layout.SWEEP_RESULTS_CSV
+    if not path.is_file():
+        return None
+    rows = storage.read_rows(path, required=("status",))
+    failed = sum(row["status"] == "failed" for row in rows)
+    return (failed, len(rows)) if failed else None
 
 
 @app.command("import")
@@ -427,7 +511,30 @@ def neurogym_trials(
                  f"{len(np.unique(arrays['condition']))} conditions", highlight=False, soft_wrap=True)
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def _parameter_table(name: str) -> Table:
+    """The parameters of circuit `name` with their defaults and meanings."""
+    from rnncondense.circuits import CIRCUITS, describe_parameters
+
+    table = Table(title=f"{name}: {CIRCUITS[name].title}", title_justify="left")
+    for column in ("parameter", "default", "meaning"):
+        table.add_column(column)
+    for field, info in describe_parameters(CIRCUITS[name].config).items():
+        table.add_row(f"--{field}", str(info["default"]), info["description"])
+    return table
+
+
+class _CircuitsHelp(TyperCommand):
+    """`circuits --help` ends with every circuit's parameters (the circuits are imported only then)."""
+
+    def format_help(self, ctx, formatter) -> None:
+        from rnncondense.circuits import CIRCUITS
+
+        super().format_help(ctx, formatter)
+        for name in CIRCUITS:
+            stdout.print(_parameter_table(name))
+
+
+@app.command(cls=_CircuitsHelp, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 @user_errors
 def circuits(
     ctx: typer.Context,
@@ -436,18 +543,13 @@ def circuits(
     params: Annotated[bool, typer.Option("--params", help="List the parameters of NAME with their defaults and exit.")] = False,
 ) -> None:
     """Run a classic circuit model: rnncondense circuits NAME [--param value ...] --out DIR."""
-    from rnncondense.circuits import CIRCUITS, describe_parameters, make_config
+    from rnncondense.circuits import CIRCUITS, make_config
     from rnncondense.runs.circuits import run_circuit
 
     if name not in CIRCUITS:
         raise UserError(f"unknown circuit {name!r}; choose one of {', '.join(CIRCUITS)}")
     if params:
-        table = Table(title=f"{name}: {CIRCUITS[name].title}", title_justify="left")
-        for column in ("parameter", "default", "meaning"):
-            table.add_column(column)
-        for field, info in describe_parameters(CIRCUITS[name].config).items():
-            table.add_row(f"--{field}", str(info["default"]), info["description"])
-        stdout.print(table)
+        stdout.print(_parameter_table(name))
         return
     if out is None:
         raise UserError("--out is required: the directory for the circuit's figures and summary.json")
@@ -497,7 +599,12 @@ def main() -> None:
 
     lean_compiler()
     enable_compilation_cache()
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:  # outside a command (while starting up): no traceback either
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

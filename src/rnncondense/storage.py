@@ -25,6 +25,7 @@ import safetensors.numpy
 import tomli_w
 
 from rnncondense import layout
+from rnncondense.dirlock import is_lock_file
 from rnncondense.errors import FileFormatError, RunDirError
 from rnncondense.rnn import Params
 
@@ -42,7 +43,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     """Write `data` to a temporary file beside `path`, fsync it, then rename it over `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{TEMPORARY_TAG}", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the usual permissions
         with os.fdopen(fd, "wb") as handle:
@@ -50,6 +51,11 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        if error.filename is None:  # write() and fsync() name no file: say which (a full disk, say)
+            raise OSError(error.errno, error.strerror, str(path)) from error
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -67,8 +73,11 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-# the temporary files of `atomic_write_bytes`: .NAME.XXXXXXXX.tmp (mkstemp's 8 random characters)
-_TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+# the temporary files of `atomic_write_bytes`: .NAME.rnncondense-partial-XXXXXXXX.tmp (mkstemp's 8
+# random characters). A user's file named like .notes.abcdefgh.tmp was once taken for one and
+# deleted by `train --out`; the tag makes the name one that only this package writes.
+TEMPORARY_TAG = "rnncondense-partial-"
+_TEMPORARY = re.compile(r"^\..+\." + re.escape(TEMPORARY_TAG) + r"[A-Za-z0-9_]{8}\.tmp$")
 
 
 def is_temporary(path: str | Path) -> bool:
@@ -78,8 +87,8 @@ def is_temporary(path: str | Path) -> bool:
 
 def remove_stale_temporaries(directory: str | Path, *, recursive: bool = False) -> list[Path]:
     """Delete the temporary files that interrupted atomic writes left in `directory` (and, with
-    `recursive`, below it); returns them. Only a process that owns the directory may call this:
-    a temporary of a write in progress elsewhere would be removed too."""
+    `recursive`, below it); returns them. Only the process that holds the directory's lock
+    (`dirlock`) may call this: a temporary of a write in progress elsewhere would be removed too."""
     directory = Path(directory)
     if not directory.is_dir():
         return []
@@ -93,9 +102,9 @@ def remove_stale_temporaries(directory: str | Path, *, recursive: bool = False) 
 
 def holds_nothing(directory: str | Path) -> bool:
     """Whether `directory` exists and holds nothing but temporaries of interrupted atomic writes
-    (what a process killed before it wrote its first file leaves)."""
+    (what a process killed before it wrote its first file leaves) and its lock file (`dirlock`)."""
     directory = Path(directory)
-    return directory.is_dir() and all(is_temporary(p) and p.is_file() for p in directory.iterdir())
+    return directory.is_dir() and all((is_temporary(p) or is_lock_file(p)) and p.is_file() for p in directory.iterdir())
 
 
 def _json_safe(value: Any) -> Any:
@@ -361,7 +370,7 @@ def prepare_new_run_dir(path: str | Path) -> Path:
         raise RunDirError(f"--out '{path}' exists and is not a directory")
     if holds_nothing(path):  # a run killed before its first file: start it again
         remove_stale_temporaries(path)
-    if path.is_dir() and any(path.iterdir()):
+    if path.is_dir() and not holds_nothing(path):
         if (path / layout.CONFIG_FILE).exists():
             raise RunDirError(f"--out '{path}' already holds a run; continue it with --resume or choose another directory")
         raise RunDirError(f"--out '{path}' is not empty; choose a new or empty directory")

@@ -14,8 +14,10 @@ from rnncondense.circuits.lif import (
     steady_rates_hz,
 )
 
-# Tesileanu, Olveczky & Balasubramanian 2017.
-V_R, V_TH, TAU_M, R = -72.3, -48.6, 24.5, 353.0
+# Tesileanu, Olveczky & Balasubramanian 2017, as their code has them (ttesileanu/twostagelearning,
+# default_params.pkl: student_vR, student_v_th, student_tau_m, student_R, student_tau_ref, ...).
+V_R, V_TH, TAU_M, R = -72.327490188641, -48.640707150576645, 24.54865041075753, 353.2331391568557
+T_REF, TAU_AMPA, TAU_NMDA = 1.069209556050758, 6.308897056353384, 81.46856987686786
 
 
 def formula_hz(current_na: float, t_ref_ms: float) -> float:
@@ -54,7 +56,7 @@ def test_rate_formula_holds_at_coarse_steps_and_long_refractory_period():
 
 
 def test_no_spikes_below_rheobase_and_exact_subthreshold_voltage():
-    current = 0.06  # rheobase is 23.7 mV / 353 MOhm = 0.0671 nA
+    current = 0.06  # rheobase is 23.69 mV / 353.2 MOhm = 0.0671 nA
     config = LIFConfig(n=1, input="constant", current_na=current, duration_ms=300.0)
     result = simulate_lif(config, record=1, inhibition=False)
     assert result.spike_time_ms.size == 0
@@ -73,7 +75,7 @@ def test_voltage_stays_between_reset_and_threshold():
 def test_analytic_rate_function_agrees_with_the_written_out_formula():
     config = LIFConfig()
     for current in (0.0, 0.05, 0.0672, 0.1, 0.5):
-        assert analytic_rate_hz(current, config) == pytest.approx(formula_hz(current, 1.07), rel=1e-12)
+        assert analytic_rate_hz(current, config) == pytest.approx(formula_hz(current, T_REF), rel=1e-12)
 
 
 def test_fi_curve_is_close_to_formula_everywhere():
@@ -92,7 +94,7 @@ def test_mean_subthreshold_voltage_under_poisson_input_matches_the_synaptic_filt
     result = simulate_lif(config, record=400, inhibition=False)
     assert result.spike_time_ms.size == 0
     late = result.t_ms > 800.0  # several NMDA time constants
-    mean_current = rate_per_ms * (w_a * 6.3 + w_n * 81.5)
+    mean_current = rate_per_ms * (w_a * TAU_AMPA + w_n * TAU_NMDA)
     assert result.v_mv[late].mean() == pytest.approx(V_R + R * mean_current, abs=0.1)
 
 
@@ -110,3 +112,9 @@ def test_same_seed_same_spikes_other_seed_other_spikes():
     np.testing.assert_array_equal(first.spike_time_ms, second.spike_time_ms)
     other = simulate_lif(config.model_copy(update={"seed": 8}))
     assert not np.array_equal(first.spike_time_ms, other.spike_time_ms)
+
+
+def test_defaults_are_the_published_code_values_not_the_rounded_ones():
+    config = LIFConfig()
+    assert (config.v_rest_mv, config.v_th_mv, config.tau_m_ms, config.r_mohm) == (V_R, V_TH, TAU_M, R)
+    assert (config.refractory_ms, config.tau_ampa_ms, config.tau_nmda_ms) == (T_REF, TAU_AMPA, TAU_NMDA)

@@ -18,12 +18,12 @@ PACKAGE = Path(__file__).resolve().parents[2] / "src" / "rnncondense"
 # The layers, lowest first. A key names a module or a subpackage of rnncondense.
 RANKS = {
     "errors": 0,
-    "runtime": 1, "layout": 1, "metrics": 1, "validation": 1,
+    "runtime": 1, "layout": 1, "metrics": 1, "validation": 1, "dirlock": 1, "failures": 1,
     "rnn": 2,
     "importers": 3,
     "tasks": 4,
     "config": 5, "storage": 5,
-    "analysis": 6,
+    "analysis": 6, "memory": 6, "ties": 6,
     "train": 7,
     "condense": 8, "sweep": 8,
     "plots": 9,

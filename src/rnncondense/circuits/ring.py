@@ -79,13 +79,17 @@ class RingConfig(CircuitConfig):
     n_units: Annotated[int, Field(ge=4, le=4096, description="number of units N on the ring")] = 100
     tau_ms: Positive = Field(10.0, description="time constant tau of the rates (ms)")
     dt_ms: Positive = Field(0.1, description="time step (ms)")
-    j0: Annotated[float, Field(lt=1, allow_inf_nan=False, description="uniform coupling J0 (< 1)")] = -5.0
+    j0: Annotated[float, Field(lt=1, allow_inf_nan=False, description=(
+        "uniform coupling J0 (< 1), signed: negative is uniform inhibition (Ben-Yishai et al. 1995 write -J0 with "
+        "J0 > 0, so their J0 = 5 is -5 here)"))] = -5.0
     j2: Number = Field(6.0, description="tuned coupling J2; symmetry breaks (a bump forms) above 2")
     odd_gamma: Number = Field(0.0, description="odd weight component gamma; moves the bump (Zhang 1996)")
     input_c: Positive = Field(1.0, description="input strength c")
     input_eps: Annotated[float, Field(ge=0, le=1, description="input tuning eps in [0, 1]")] = 0.1
     input_deg: Number = Field(0.0, description="orientation of the stationary input (deg, period 180)")
-    speed_deg_per_s: Number = Field(30.0, description="rotation speed of the rotating input (deg/s)")
+    speed_deg_per_s: Number = Field(30.0, description=(
+        "rotation speed of the rotating input (deg/s; positive: increasing angle). The lag reported is input angle "
+        "minus bump centre, positive when the bump trails the input, with the sign of the speed"))
     duration_ms: Positive = Field(3000.0, description="length of each run (ms)")
     settle_ms: Positive = Field(1500.0, description="time left out before measuring the lag (ms)")
     animation_frames: Annotated[int, Field(ge=1, le=600, description="frames of the bump GIF")] = 60

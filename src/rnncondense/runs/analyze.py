@@ -16,6 +16,7 @@ import xarray as xr
 from rnncondense import layout, storage
 from rnncondense.analysis.activity import ACTIVITY_FORMAT
 from rnncondense.analysis.summary import check_k, solution_metrics
+from rnncondense.dirlock import holding
 from rnncondense.errors import ConfigError, FileFormatError
 from rnncondense.plots.analysis import (
     eigenvalue_spectrum,
@@ -32,6 +33,7 @@ from rnncondense.runs.train import RunKeys, load_run
 __all__ = ["analyze_run", "write_activity", "read_activity"]
 
 
+@holding("run_dir", create=False)  # one writer per directory (dirlock)
 def analyze_run(
     run_dir: str | Path,
     *,

@@ -38,6 +38,7 @@ from rnncondense.circuits.ring import steady_state as ring_steady_state
 from rnncondense import layout
 from rnncondense.circuits import spec_of
 from rnncondense.circuits._config import config_from_overrides
+from rnncondense.dirlock import holding
 from rnncondense.errors import RunDirError
 from rnncondense.runs.figures import save_figure
 from rnncondense.storage import write_json
@@ -267,6 +268,7 @@ RUNNERS: dict[str, Callable[..., dict[str, Any]]] = {  # run(config, out_dir, *,
 }
 
 
+@holding("out_dir")  # one writer per directory (dirlock)
 def run_circuit(
     name: str,
     overrides: Mapping[str, Any] | None,

@@ -77,7 +77,7 @@ def claim(out: str | Path, record: str, identity: dict, *, what: str, write: boo
     if path.is_file():
         refuse_other_job(out, storage.read_json(path), identity, what=what, record=record)
         return True
-    if out.is_dir() and any(out.iterdir()):
+    if out.is_dir() and not storage.holds_nothing(out):  # the lock file of this command does not count
         raise RunDirError(f"--out '{out}' is not empty and holds no {record}; choose a new or empty directory")
     out.mkdir(parents=True, exist_ok=True)
     if write:

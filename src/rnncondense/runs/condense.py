@@ -18,11 +18,12 @@ from typing import Callable
 
 import numpy as np
 
-from rnncondense import layout, storage
+from rnncondense import layout, storage, ties
 from rnncondense.analysis.summary import solution_metrics
 from rnncondense.condense.config import CondenseConfig, check_against_network
 from rnncondense.condense.schedules import Context, State, canonical, iterative, measure, one_shot, start
 from rnncondense.config import RunConfig
+from rnncondense.dirlock import holding
 from rnncondense.errors import FileFormatError, RunDirError
 from rnncondense.plots.analysis import unit_responses
 from rnncondense.plots.condense import behavior_per_step, metrics_against_size, original_and_final
@@ -65,13 +66,14 @@ def save_step(out: Path, state: State, record: dict) -> None:
         "alive": state.alive.astype(np.uint8),
         "unit_ids": state.unit_ids.astype(np.int64),
     }
-    storage.save_tensors(directory / layout.STEP_NETWORK_FILE, tensors, kind="condense_step", meta={"step": state.step})
+    storage.save_tensors(directory / layout.STEP_NETWORK_FILE, tensors, kind="condense_step",
+                         meta={"step": state.step, ties.RECORD_KEY: ties.json_digest(record)})
     storage.write_json(directory / layout.STEP_RECORD_FILE, record)  # last: marks the step complete
 
 
 def load_step(out: Path, step: int) -> tuple[State, dict]:
     directory = step_dir(out, step)
-    tensors, _ = storage.load_tensors(directory / layout.STEP_NETWORK_FILE, kind="condense_step")
+    tensors, meta = storage.load_tensors(directory / layout.STEP_NETWORK_FILE, kind="condense_step")
     params = storage.params_from_tensors(tensors, directory / layout.STEP_NETWORK_FILE, prefix="params.")
     alive, unit_ids = tensors.get("alive"), tensors.get("unit_ids")
     n = params.W_rec.shape[0]
@@ -79,6 +81,8 @@ def load_step(out: Path, step: int) -> tuple[State, dict]:
         raise FileFormatError(f"{directory / layout.STEP_NETWORK_FILE}: missing or misshapen alive / unit_ids")
     record = storage.read_json(directory / layout.STEP_RECORD_FILE)
     _check_record(record, directory / layout.STEP_RECORD_FILE, step, int(alive.sum()))
+    ties.check(directory / layout.STEP_RECORD_FILE, ties.json_digest(record), meta, ties.RECORD_KEY,
+               directory / layout.STEP_NETWORK_FILE)
     return State(step, params, alive.astype(bool), unit_ids), record
 
 
@@ -149,6 +153,7 @@ def _prepare(run_dir: Path, out: Path, settings: CondenseConfig, params: Params,
     return []
 
 
+@holding("out")  # one writer per directory (dirlock)
 def condense_run(
     run_dir: str | Path,
     out: str | Path,

@@ -16,13 +16,53 @@ import html
 import math
 import re
 import time
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Iterable
 
-from rnncondense import layout, storage
-from rnncondense.errors import FileFormatError
+from rnncondense import layout, storage, ties
+from rnncondense.dirlock import holding
+from rnncondense.errors import FileFormatError, RunDirError
 from rnncondense.metrics import SOLUTION_METRICS, metric
 
+_ROOT: ContextVar[Path | None] = ContextVar("report_root", default=None)  # the directory being reported
+
+
+def report_kind(directory: Path) -> str:
+    """'study', 'condensation' or 'run': what `directory` is, by the files that mark it (a study: its
+    study.json or any part a study writes: base/config.toml, sweep/sweep.json, circuits/*/summary.json,
+    condense/**/condense.json).
+
+    Raises:
+        RunDirError: `directory` is missing, a file, or none of those (report writes only into its own
+            kinds of directory, never over a user's report.html elsewhere).
+    """
+    if not directory.is_dir():
+        what = "is a file, not a directory" if directory.exists() else "does not exist"
+        raise RunDirError(f"'{directory}' {what}; give a study, condensation or run directory")
+    parts = [directory / layout.STUDY_FILE, directory / layout.STUDY_BASE_DIR / layout.CONFIG_FILE,
+             directory / layout.STUDY_SWEEP_DIR / layout.SWEEP_FILE,
+             *directory.glob(f"{layout.STUDY_CIRCUITS_DIR}/*/{layout.CIRCUIT_SUMMARY_FILE}"),
+             *directory.glob(f"{layout.STUDY_CONDENSE_DIR}/**/{layout.CONDENSE_SETTINGS_FILE}")]
+    marks = {"study": parts, "condensation": [directory / layout.CONDENSE_SETTINGS_FILE],
+             "run": [directory / layout.CONFIG_FILE]}
+    for kind, paths in marks.items():
+        if any(path.is_file() and not path.is_symlink() for path in paths):
+            return kind
+    raise RunDirError(
+        f"'{directory}' is not a study, condensation or run directory (it holds no {layout.STUDY_FILE}, "
+        f"{layout.CONDENSE_SETTINGS_FILE} or {layout.CONFIG_FILE}); report writes {layout.REPORT_FILE} only into one of those"
+    )
+
+
+def _contained(path: Path) -> Path:
+    """`path`, refused if it leads out of the directory being reported (through a symbolic link)."""
+    root = _ROOT.get()
+    if root is not None:
+        resolved = path.resolve()
+        if resolved != root and root not in resolved.parents:
+            raise FileFormatError(f"{path}: a symbolic link out of '{root}'; the report reads only files inside it")
+    return path
 MIME = {".png": "image/png", ".gif": "image/gif", ".svg": "image/svg+xml", ".jpg": "image/jpeg"}
 
 STYLE = """
@@ -61,7 +101,7 @@ def _esc(text: Any) -> str:
 
 def figure(path: Path, caption: str, *, size: str = "half") -> str:
     """An <figure> with the image embedded as a data URI (nothing is fetched when the page opens)."""
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    data = base64.b64encode(_contained(path).read_bytes()).decode("ascii")
     mime = MIME.get(path.suffix.lower(), "application/octet-stream")
     return (
         f'<figure class="{size}"><img alt="{_esc(caption)}" src="data:{mime};base64,{data}">'
@@ -135,14 +175,14 @@ def _read_json(path: Path, required: dict[str, type | tuple[type, ...]] | None =
     of another type."""
     if not path.exists():
         return None
-    data = storage.read_json(path)
+    data = storage.read_json(_contained(path))
     storage.check_entries(path, data, required or {})
     return data
 
 
 def _read_csv(path: Path, required: tuple[str, ...] = ()) -> list[dict]:
     """The rows of a CSV file, [] if there is no such file (`storage.read_rows` refuses a damaged one)."""
-    return storage.read_rows(path, required=required) if path.exists() else []
+    return storage.read_rows(_contained(path), required=required) if path.exists() else []
 
 
 def _columns(names: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -157,9 +197,12 @@ SOLUTION_COLUMNS = _columns(SOLUTION_METRICS)
 # ------------------------------------------------------------------------------ sections
 
 
-def base_section(study: Path, overview: list[dict]) -> tuple[str, str] | None:
-    run = study / layout.STUDY_BASE_DIR
+def base_section(study: Path, overview: list[dict], *, run: Path | None = None) -> tuple[str, str] | None:
+    run = study / layout.STUDY_BASE_DIR if run is None else run
     metrics = _read_json(run / layout.METRICS_FILE, {"validation": dict, "training": dict})
+    if metrics is not None and (run / layout.PARAMS_FILE).is_file():  # an edited metrics.json is refused
+        _, meta = storage.load_tensors(_contained(run / layout.PARAMS_FILE), kind="params")
+        ties.check(run / layout.METRICS_FILE, ties.json_digest(metrics), meta, ties.METRICS_KEY, run / layout.PARAMS_FILE)
     if metrics is None:
         return None
     validation, training = metrics["validation"], metrics["training"]
@@ -168,7 +211,7 @@ def base_section(study: Path, overview: list[dict]) -> tuple[str, str] | None:
     analysis = _read_json(run / layout.ANALYSIS_DIR / layout.ANALYSIS_METRICS_FILE) or {}
     row = {"name": f"base ({training['n_units']} units)", **validation, **analysis}
     overview.append(row)
-    config = (run / layout.CONFIG_FILE).read_text(encoding="utf-8", errors="replace") if (run / layout.CONFIG_FILE).is_file() else ""
+    config = _contained(run / layout.CONFIG_FILE).read_text(encoding="utf-8", errors="replace") if (run / layout.CONFIG_FILE).is_file() else ""
     time_to = training.get("time_to_success_s")
     text = (
         f"<p class='note'>A {training['n_units']}-unit rate network trained with {training['trainer']} for "
@@ -221,8 +264,8 @@ def _condense_settings(run: Path) -> dict:
     return settings
 
 
-def condense_section(study: Path, overview: list[dict]) -> tuple[str, str] | None:
-    root = study / layout.STUDY_CONDENSE_DIR
+def condense_section(study: Path, overview: list[dict], *, root: Path | None = None) -> tuple[str, str] | None:
+    root = study / layout.STUDY_CONDENSE_DIR if root is None else root
     runs = sorted(p.parent for p in root.glob(f"**/{layout.CONDENSE_SETTINGS_FILE}")) if root.is_dir() else []
     if not runs:
         return None
@@ -317,25 +360,35 @@ def overview_section(overview: list[dict]) -> tuple[str, str] | None:
     return "Every metric", table(overview, columns, name_column="name")
 
 
+@holding("study_dir", create=False)  # one writer per directory (dirlock)
 def write_report(study_dir: str | Path, *, strict: bool = False) -> Path:
-    """Write `study_dir/report.html` from the parts of the study that exist.
+    """Write `study_dir/report.html` from the parts of the study that exist (or of the one run or
+    condensation that `study_dir` is); no other directory is written into (`report_kind`), and no
+    file is read through a symbolic link that leads out of it.
 
     A figure that a finished part should have drawn but is missing shows as a placeholder
     naming its file; with `strict` (the tests) it is an error instead, and nothing is written.
     """
     study = Path(study_dir)
-    if not study.is_dir():
-        from rnncondense.errors import RunDirError
-
-        raise RunDirError(f"study directory '{study}' does not exist")
-    overview: list[dict] = []
-    sections = [s for s in (
-        base_section(study, overview),
-        condense_section(study, overview),
-        sweep_section(study, []),
-        overview_section(overview),
-        circuits_section(study),
-    ) if s]
+    kind = report_kind(study)
+    token = _ROOT.set(study.resolve())
+    try:
+        overview: list[dict] = []
+        if kind == "run":
+            parts = (base_section(study, overview, run=study), overview_section(overview))
+        elif kind == "condensation":
+            parts = (condense_section(study, overview, root=study), overview_section(overview))
+        else:
+            parts = (
+                base_section(study, overview),
+                condense_section(study, overview),
+                sweep_section(study, []),
+                overview_section(overview),
+                circuits_section(study),
+            )
+    finally:
+        _ROOT.reset(token)
+    sections = [s for s in parts if s]
     anchors = [title.lower().replace(" ", "-") for title, _ in sections]
     nav = "".join(f'<a href="#{a}">{_esc(t)}</a>' for a, (t, _) in zip(anchors, sections))
     content = "".join(f'<section id="{a}"><h2>{_esc(t)}</h2>{body}</section>' for a, (t, body) in zip(anchors, sections))

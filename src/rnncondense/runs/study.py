@@ -21,6 +21,7 @@ from pydantic import Field
 
 from rnncondense import layout, storage
 from rnncondense.config import RunConfig, config_to_dict
+from rnncondense.dirlock import holding
 from rnncondense.errors import ConfigError
 from rnncondense.condense.config import condense_config
 from rnncondense.runs.analyze import analyze_run
@@ -99,6 +100,7 @@ def _sweep_done(path: Path) -> bool:
     return all(row.get("status") in ("done", "diverged") for row in storage.read_rows(path / layout.SWEEP_RESULTS_CSV, required=("status",)))
 
 
+@holding("out")  # one writer per directory (dirlock)
 def run_study(
     config: RunConfig,
     out: str | Path,
@@ -140,7 +142,7 @@ def run_study(
         say(f"condensing: {name}")
         settings = condense_config({"pairs_per_step": plan.pairs_per_step, "retrain_iters": plan.retrain_iters,
                                     **{k: v for k, v in fields.items() if v is not None}}, source=f"study {name}")
-        condense_run(base, target, settings, resume=target.exists() and any(target.iterdir()))
+        condense_run(base, target, settings, resume=target.exists() and not storage.holds_nothing(target))
 
     if plan.sweep_sizes and not _sweep_done(out / layout.STUDY_SWEEP_DIR):
         sweep_config = config.model_copy(update={"train": config.train.model_copy(

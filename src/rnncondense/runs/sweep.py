@@ -25,6 +25,7 @@ import xarray as xr
 
 from rnncondense import layout, storage
 from rnncondense.config import RunConfig
+from rnncondense.dirlock import holding
 from rnncondense.errors import ConfigError, RunDirError, UserError
 from rnncondense.plots.sweep import SOLUTION_METRICS, TASK_METRICS, example_networks, metrics_against_size, unit_responses_by_size
 from rnncondense.runs.analyze import read_activity
@@ -125,6 +126,7 @@ def _describe_error(error: BaseException | None) -> str:
     return f"{name}: {error}"
 
 
+@holding("out")  # one writer per directory (dirlock)
 def run_sweep(
     config: RunConfig,
     *,

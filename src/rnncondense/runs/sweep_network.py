@@ -43,6 +43,7 @@ from typing import Any
 
 from rnncondense import layout, storage
 from rnncondense.config import config_digest, config_to_dict
+from rnncondense.dirlock import holding, is_lock_file
 from rnncondense.errors import FileFormatError, RunDirError, TrainingDiverged
 from rnncondense.runtime import limit_threads, peak_rss_mb
 from rnncondense.sweep.spec import NetworkJob
@@ -88,12 +89,17 @@ def _worker_address() -> str | None:
 
 def _fresh_start(run_dir: Path, job: NetworkJob) -> None:
     """Clear `run_dir` (left by an attempt killed before it trained) and write the network's config."""
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True)
+    if run_dir.exists():  # all but the lock this process holds on it (dirlock)
+        for child in run_dir.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            elif not is_lock_file(child):
+                child.unlink()
+    run_dir.mkdir(parents=True, exist_ok=True)
     storage.write_toml(run_dir / layout.CONFIG_FILE, config_to_dict(job.config))
 
 
+@holding("run_dir")  # one writer per directory (dirlock)
 def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: str | None = None) -> dict[str, Any]:
     """Train and analyse one network of a sweep in `run_dir`, then write its result.json.
 

@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Callable
 
 import jax
+import numpy as np
 
-from rnncondense import layout, storage
+from rnncondense import layout, storage, ties
 from rnncondense.analysis.behavior import BehaviorMetrics, evaluate
 from rnncondense.config import RunConfig, config_digest, config_to_dict, load_config
+from rnncondense.dirlock import holding
 from rnncondense.errors import FileFormatError
 from rnncondense.runs.claim import refuse_other_job
 from rnncondense.rnn import Params, init_params
@@ -85,6 +87,10 @@ def save_checkpoint(run_dir: Path, state: LoopState, config: RunConfig, trainer:
 def load_checkpoint(run_dir: Path, config: RunConfig, trainer: Trainer, template: LoopState) -> LoopState:
     path = run_dir / layout.CHECKPOINT_FILE
     tensors, meta = storage.load_tensors(path, kind="checkpoint")
+    for name, value in tensors.items():  # a NaN best network would overwrite the good params.safetensors
+        if not name.startswith("history") and np.issubdtype(value.dtype, np.floating) and not np.isfinite(value).all():
+            raise FileFormatError(f"{path}: tensor '{name}' holds NaN or inf; the run cannot be resumed from it "
+                                  "(nothing was overwritten)")
     if meta.get("config_sha256") != config_digest(config, ignore_max_iters=True):
         raise FileFormatError(f"{path}: written for a different configuration than {run_dir / layout.CONFIG_FILE}")
     try:
@@ -121,6 +127,7 @@ def _resumable(config: RunConfig) -> dict:
     return data
 
 
+@holding("run_dir")  # one writer per directory (dirlock)
 def train_run(
     config: RunConfig,
     run_dir: str | Path,
@@ -185,8 +192,12 @@ def train_run(
         "time_to_success_s": state.success_elapsed_s,
         "n_units": config.model.n_units,
     }
-    storage.save_params(run_dir / layout.PARAMS_FILE, state.best_params, meta={"iteration": state.best_iteration, "task": config.task.name})
-    storage.write_json(run_dir / layout.METRICS_FILE, {"validation": metrics.to_dict(), "training": summary})
+    record = {"validation": metrics.to_dict(), "training": summary}
+    storage.save_params(run_dir / layout.PARAMS_FILE, state.best_params, meta={
+        "iteration": state.best_iteration, "task": config.task.name,
+        ties.CONFIG_KEY: config_digest(config), ties.METRICS_KEY: ties.json_digest(record),  # ties config and metrics
+    })
+    storage.write_json(run_dir / layout.METRICS_FILE, record)
     return TrainResult(run_dir, state.best_params, metrics, summary)
 
 
@@ -194,7 +205,8 @@ def load_run(run_dir: str | Path) -> tuple[RunConfig, Params]:
     """The config and trained parameters of a run directory, checked against each other."""
     run_dir = storage.require_run_dir(run_dir)
     config = load_config(run_dir / layout.CONFIG_FILE)
-    params, _ = storage.load_params(run_dir / layout.PARAMS_FILE)
+    params, meta = storage.load_params(run_dir / layout.PARAMS_FILE)
+    ties.check(run_dir / layout.CONFIG_FILE, config_digest(config), meta, ties.CONFIG_KEY, run_dir / layout.PARAMS_FILE)
     task = make_task(config.task)
     n, n_in, n_out = params.W_rec.shape[0], params.W_in.shape[1], params.W_out.shape[0]
     if (n, n_in, n_out) != (config.model.n_units, task.n_inputs, task.n_outputs):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import warnings
 
 import dask
 from distributed import Client, LocalCluster
@@ -45,6 +46,9 @@ def check_workers(n_workers: object) -> int | None:
         return None
     if isinstance(n_workers, bool) or not isinstance(n_workers, int) or not 1 <= n_workers <= MAX_WORKERS:
         raise ConfigError(f"workers (--workers) = {n_workers!r} is not allowed: it must be an integer in [1, {MAX_WORKERS}]")
+    from rnncondense.memory import check_workers as check_memory
+
+    check_memory(n_workers)  # ~130 MB per idle worker
     return n_workers
 
 
@@ -60,14 +64,16 @@ def local_cluster(n_workers: int | None = None, *, allowed_failures: int = ALLOW
         "distributed.scheduler.allowed-failures": int(allowed_failures),
         "distributed.scheduler.worker-saturation": 1.0,
     }
-    with dask.config.set(settings):
+    env.setdefault("PYTHONWARNINGS", "ignore")  # Dask's own warnings stay off the user's terminal
+    with dask.config.set(settings), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. "Port 8787 is already in use"
         return LocalCluster(
             n_workers=n_workers,
             threads_per_worker=1,
             processes=True,
             env=env,
             dashboard_address=None,
-            silence_logs=logging.ERROR,
+            silence_logs=logging.CRITICAL,  # worker deaths and task errors are reported by the sweep itself
         )
 
 

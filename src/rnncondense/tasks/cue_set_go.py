@@ -73,8 +73,10 @@ class CueSetGoConfig(Strict):
             raise ValueError(
                 f"task.set_duration_ms (={self.set_duration_ms}) must be at least task.dt_ms (={self.dt_ms})"
             )
-        if self.n_steps > 200_000:
-            raise ValueError(f"a trial of {self.n_steps} steps is too long; raise task.dt_ms")
+        # n_steps > 200000, in floats: dt 1e-320 makes n_steps overflow, and 1e-300 a 304-digit number
+        steps = (self.cue_onset_ms + self.set_delay_ms[1] + max(self.intervals_ms) + self.tail_ms) / self.dt_ms
+        if steps - 1e-9 > 199_999:
+            raise ValueError(f"a trial of {steps + 1:.6g} steps is too long (at most 200000); raise task.dt_ms")
         return self
 
     @property
