@@ -8,7 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import bench_analysis, bench_circuits, bench_hessian_free, bench_simulator, bench_sweep, bench_training  # noqa: E402
-from benchmarks import bench_dsa  # noqa: E402
+from benchmarks import bench_dsa, bench_fixed_points  # noqa: E402
 from benchmarks.common import check  # noqa: E402
 from benchmarks.run import BENCHMARKS, print_checks  # noqa: E402
 
@@ -69,5 +69,7 @@ def test_every_benchmark_with_goals_reads_them_from_its_result():
     assert [met for _, met in _verdicts(bench_dsa, dsa)] == [True, True]
     dsa["vs_dsa_metric"] = {"pairs": [(0, 1)] * 28, "skipped": "no baseline environment"}
     assert bench_dsa.checks(dsa)[-1]["measured"] is None
+    fixed_points = {"goals": {"eight_contexts_s": 30.0}, "trained": {"cold_cpu_s": 31.0}}
+    assert [met for _, met in _verdicts(bench_fixed_points, fixed_points)] == [False]
     # every benchmark `make bench` runs has its goals checked
     assert {name for name in BENCHMARKS if not hasattr(sys.modules[f"benchmarks.bench_{name}"], "checks")} == set()
