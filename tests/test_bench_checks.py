@@ -8,8 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import bench_analysis, bench_circuits, bench_hessian_free, bench_simulator, bench_sweep, bench_training  # noqa: E402
-from benchmarks import bench_dsa  # noqa: E402
-from benchmarks import bench_ensemble  # noqa: E402
+from benchmarks import bench_dsa, bench_ensemble, bench_fixed_points  # noqa: E402
 from benchmarks.common import check  # noqa: E402
 from benchmarks.run import BENCHMARKS, print_checks  # noqa: E402
 
@@ -79,5 +78,7 @@ def test_every_benchmark_with_goals_reads_them_from_its_result():
                                                        ("adam ensemble of 16 / one at a time, N = 50", False),
                                                        ("adam ensemble of 16 / one at a time, N = 200", True)]
     assert [row["measured"] for row in bench_ensemble.checks(ensemble)[3:]] == [None, None, None]  # HF: no 16
+    fixed_points = {"goals": {"eight_contexts_s": 30.0}, "trained": {"cold_cpu_s": 31.0}}
+    assert [met for _, met in _verdicts(bench_fixed_points, fixed_points)] == [False]
     # every benchmark `make bench` runs has its goals checked
     assert {name for name in BENCHMARKS if not hasattr(sys.modules[f"benchmarks.bench_{name}"], "checks")} == set()

@@ -120,3 +120,13 @@ def test_installed_entry_point_reports_errors_without_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
     assert "model.tau_ms = -5.0" in proc.stderr
+
+
+def test_compare_prints_geometry_and_dynamics_side_by_side(trained_run):
+    result = runner.invoke(app, ["compare", str(trained_run), str(trained_run), "--rank", "6", "--n-delays", "5"])
+    assert result.exit_code == 0, result.output
+    cells = [[cell.strip() for cell in line.split("│")[1:-1]] for line in result.stdout.splitlines() if "│" in line]
+    rows = {row[0]: row[1] for row in cells if row and row[0] in ("Procrustes", "CCA", "DSA (rad)")}
+    assert rows == {"Procrustes": "1.000", "CCA": "1.000", "DSA (rad)": "0.000"}
+    result = runner.invoke(app, ["compare", str(trained_run), str(trained_run), "--rank", "9999"])
+    assert result.exit_code == 2 and "--n-delays / --rank: rank (=9999) must be an integer in" in result.stderr

@@ -263,6 +263,40 @@ def analyze(
 
 @app.command()
 @user_errors
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="A trained run directory.")],
+    run_b: Annotated[Path, typer.Argument(help="Another trained run directory (any size, same task).")],
+    k: Annotated[int, typer.Option(help="Top principal components for Procrustes and CCA.")] = 3,
+    n_delays: Annotated[int, typer.Option(min=1, help="Delays of the DSA embedding.")] = 10,
+    rank: Annotated[int, typer.Option(min=1, help="Rank of the DSA operator.")] = 10,
+) -> None:
+    """Geometry (Procrustes, CCA of time-normalised trajectories) and dynamics (DSA of the
+    condition-averaged rates, Ostrow et al. 2023) of two networks, side by side; writes nothing."""
+    from rnncondense.analysis.activity import condition_activity
+    from rnncondense.analysis.dsa import dsa
+    from rnncondense.analysis.similarity import similarity
+    from rnncondense.errors import ConfigError
+    from rnncondense.train.run import load_run
+
+    (config_a, params_a), (config_b, params_b) = load_run(run_a), load_run(run_b)
+    with console.status("comparing"):
+        activity_a, activity_b = condition_activity(params_a, config_a), condition_activity(params_b, config_b)
+        geometry = similarity(activity_a, activity_b, k=k)
+        try:
+            dynamics = dsa(activity_a["rate"].values, activity_b["rate"].values, n_delays=n_delays, rank=rank)
+        except ValueError as error:
+            raise ConfigError(f"--n-delays / --rank: {error}") from None
+    table = Table(title=f"{run_a} vs {run_b}", title_justify="left")
+    for column, justify in (("measure", "left"), ("value", "right"), ("identical at", "right"), ("compares", "left")):
+        table.add_column(column, justify=justify)
+    table.add_row("Procrustes", f"{geometry.procrustes:.3f}", "1", f"shape of trajectories, top {k} PCs")
+    table.add_row("CCA", f"{geometry.cca:.3f}", "1", f"subspace of trajectories, top {k} PCs")
+    table.add_row("DSA (rad)", f"{dynamics.distance:.3f}", "0", f"linear dynamics, {n_delays} delays, rank {rank}")
+    stdout.print(table)
+
+
+@app.command()
+@user_errors
 def condense(
     run: Annotated[Path, typer.Argument(help="A trained run directory.")],
     out: Annotated[Path, typer.Option("--out", help="Directory for the condensation (steps, summary, figures).")],
