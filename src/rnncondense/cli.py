@@ -276,7 +276,7 @@ def compare(
     from rnncondense.analysis.dsa import dsa
     from rnncondense.analysis.similarity import similarity
     from rnncondense.errors import ConfigError
-    from rnncondense.train.run import load_run
+    from rnncondense.runs.train import load_run
 
     (config_a, params_a), (config_b, params_b) = load_run(run_a), load_run(run_b)
     with console.status("comparing"):
