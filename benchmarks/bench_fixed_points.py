@@ -27,7 +27,7 @@ from rnncondense.analysis.fixed_points import context_fixed_points, held_inputs
 from rnncondense.config import load_config
 from rnncondense.rnn import simulate
 from rnncondense.tasks import make_task
-from rnncondense.train.run import load_run, train_run
+from rnncondense.runs.train import load_run, train_run
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -132,3 +132,18 @@ def test_the_checker_sees_an_upward_import(tmp_path):
     tree = ast.parse(source.read_text())
     names = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert names == {"rnncondense.runs"}
+
+
+def test_every_import_of_the_package_names_a_module_that_exists():
+    """Imports inside functions run late; a module that moved must not leave a stale path behind
+    in the package, its tests or its benchmarks."""
+    root = PACKAGE.parents[1]
+    modules = {_module_name(p) for p in PACKAGE.rglob("*.py")}
+    stale = []
+    for path in [*PACKAGE.rglob("*.py"), *(root / "tests").rglob("*.py"), *(root / "benchmarks").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and not node.level and node.module else [])
+            stale += [f"{path.relative_to(root)}:{node.lineno} {name}" for name in names
+                      if name.startswith("rnncondense") and name not in modules]
+    assert not stale, "imports of modules that do not exist:\n" + "\n".join(stale)
