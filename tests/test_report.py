@@ -34,7 +34,7 @@ def test_report_is_self_contained(study):
     assert page.count("<img") >= 10
     assert not re.search(r"""(src|href)=["'](https?:|//|file:)""", page)  # nothing fetched from anywhere
     assert "<script" not in page
-    for title in ("The task and the base network", "Condensation", "Every metric", "Circuit models"):
+    for title in ("Findings", "The task and the base network", "Condensation", "Every metric", "Circuit models"):
         assert f">{title}</h2>" in page
 
 
@@ -71,7 +71,7 @@ def test_report_in_headless_chromium(study, tmp_path):
         errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
         assert not errors, f"console errors: {errors}"
         sections = browser.execute_script("return Array.from(document.querySelectorAll('section h2')).map(h => h.textContent);")
-        assert sections == ["The task and the base network", "Condensation", "Every metric", "Circuit models"]
+        assert sections == ["Findings", "The task and the base network", "Condensation", "Every metric", "Circuit models"]
     finally:
         browser.quit()
 
