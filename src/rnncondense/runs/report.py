@@ -390,8 +390,7 @@ def sweep_section(study: Path, overview: list[dict]) -> tuple[str, str] | None:
     body += table(rows, [c for c in columns if c[0] in rows[0]])
     stems = [stem for stem in layout.SWEEP_FIGURES
              if stem != "unit_responses_by_size" or _figure(root, stem).is_file()]  # needs an analysed network
-    body += figures((_figure(root, stem), stem.replace("_", " "), "wide" if "response" in stem else "half")
-                    for stem in stems)
+    body += figures((_figure(root, stem), stem.replace("_", " "), "wide") for stem in stems)  # readable at page width
     return "Size sweep", body
 
 
