@@ -18,6 +18,8 @@ TINY_PLAN = StudyPlan(
     one_shot_max_merges=3,
     pairs_per_step=2,
     iterative_target=20,
+    iterative_operator="seed",
+    iterative_retrain_until=["success", "budget"],
     preserving_target=20,
     retrain_iters=5,
     sweep_sizes=[3],
@@ -26,7 +28,7 @@ TINY_PLAN = StudyPlan(
     circuits=["linear2"],
 )
 STAGES = ["analysing the base network", "condensing: one-shot/pca_seed",
-          "condensing: iterative", "condensing: preserving", "size sweep: [3] x 1 seeds",
+          "condensing: iterative", "condensing: iterative-budget", "condensing: preserving", "size sweep: [3] x 1 seeds",
           "circuit model: linear2", "writing the report"]
 
 
@@ -66,9 +68,34 @@ def test_the_report_has_a_section_for_every_stage(tiny_study):
         assert f">{title}</h2>" in page, title
 
 
+def test_the_report_opens_with_the_findings_from_the_study_files(tiny_study):
+    import csv
+    import html
+    import json
+    import re
+
+    out, report = tiny_study[0], tiny_study[1]
+    page = report.read_text()
+    assert re.findall(r'<section id="([^"]+)"><h2>', page)[0] == "findings"
+    found = {key: json.loads(html.unescape(values)) for key, values in
+             re.findall(r'id="finding-(\w+)" data-values="([^"]*)"', page)}
+    assert set(found) == {"one_shot_seed", "best_operator", "iterative", "iterative_budget", "preserving",
+                          "canonical", "sweep"}
+    with open(out / "condense" / "one-shot" / "pca_seed" / "summary.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    failed = [int(r["step"]) for r in rows[1:] if r["success"] != "True"]
+    assert found["one_shot_seed"]["merges_kept"] == (failed[0] - 1 if failed else int(rows[-1]["step"]))
+    # 24 -> 20 units is not half the size, one sweep size is no trend, and canonical did not run: said so
+    for key in ("iterative", "iterative_budget", "canonical", "sweep"):
+        item = page.split(f'id="finding-{key}"')[1].split("</li>")[0]
+        assert "Not measured:" in item, key
+    budget = storage.read_rows(out / "condense" / "iterative-budget" / "summary.csv", required=("retrain_iterations",))
+    assert [int(r["retrain_iterations"]) for r in budget[1:]] == [TINY_PLAN.retrain_iters] * (len(budget) - 1)
+
+
 def test_iterative_and_preserving_reach_their_target(tiny_study):
     out = tiny_study[0]
-    for method in ("iterative", "preserving"):
+    for method in ("iterative", "iterative-budget", "preserving"):
         rows = storage.read_rows(out / "condense" / method / "summary.csv", required=("n_units",))
         assert int(rows[0]["n_units"]) == 24 and int(rows[-1]["n_units"]) == 20
 

@@ -306,6 +306,7 @@ def condense(
     pairs: Annotated[int, typer.Option(help="Pairs merged per step (iterative, preserving).")] = _CONDENSE.pairs_per_step,
     target: Annotated[Optional[int], typer.Option(help="Target number of units (default: half).")] = None,
     retrain_iters: Annotated[int, typer.Option(help="At most this many retraining iterations per step.")] = _CONDENSE.retrain_iters,
+    retrain_until: Annotated[str, typer.Option(help="success: retrain until the task is back; budget: always --retrain-iters.")] = _CONDENSE.retrain_until,
     k: Annotated[int, typer.Option(help="Principal components for pca similarity and alignment.")] = _CONDENSE.k,
     ridge: Annotated[float, typer.Option(help="Least-squares ridge per sample.")] = _CONDENSE.ridge,
     weight: Annotated[float, typer.Option(help="Weight of the alignment term (preserving).")] = _CONDENSE.preserve_weight,
@@ -323,7 +324,7 @@ def condense(
     settings = condense_config(
         {
             "method": method, "similarity": similarity, "operator": operator, "pairs_per_step": pairs,
-            "target_units": target, "retrain_iters": retrain_iters, "k": k, "ridge": ridge,
+            "target_units": target, "retrain_iters": retrain_iters, "retrain_until": retrain_until, "k": k, "ridge": ridge,
             "preserve_weight": weight, "clusters": parse_int_list(clusters, "--clusters", example="16,8,4"), "max_merges": max_merges,
             "seed": seed,
         },

@@ -60,6 +60,8 @@ STUDY_BASE_DIR = "base"
 STUDY_CONDENSE_DIR = "condense"
 STUDY_SWEEP_DIR = "sweep"
 STUDY_CIRCUITS_DIR = "circuits"
+# in STUDY_CONDENSE_DIR: iterative condensation per retraining rule (until success, fixed budget)
+STUDY_ITERATIVE_DIRS = {"success": "iterative", "budget": "iterative-budget"}
 
 # ------------------------------------------------------------------------------ a circuit
 CIRCUIT_SUMMARY_FILE = "summary.json"

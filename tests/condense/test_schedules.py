@@ -47,6 +47,20 @@ def test_iterative_keeps_success_at_every_step(tiny_run, tmp_path):
         assert (tmp_path / "c" / "figures" / f"{name}.png").stat().st_size > 5000
 
 
+def test_budget_retraining_always_runs_the_whole_budget(tiny_run, tmp_path):
+    """retrain_until = "budget" (the seed study's fixed budget) never stops at success; "success"
+    stops at the first validation that is back within the run's stop_rel_error."""
+    budget = condense_run(tiny_run, tmp_path / "b", _settings(method="iterative", pairs_per_step=4, target_units=20,
+                                                              retrain_iters=6, retrain_until="budget"), figures=False)
+    assert [r["retrain_iterations"] for r in budget.records[1:]] == [6]
+    early = condense_run(tiny_run, tmp_path / "s", _settings(method="iterative", pairs_per_step=4, target_units=20,
+                                                             retrain_iters=6), figures=False)
+    step = early.records[1]
+    assert step["retrain_iterations"] <= 6
+    if step["retrain_iterations"] < 6:  # it stopped early, so it had recovered
+        assert step["retrain_success"]
+
+
 def test_preserving_records_alignment(tiny_run, tmp_path):
     settings = _settings(method="preserving", pairs_per_step=4, target_units=16, preserve_weight=0.05)
     result = condense_run(tiny_run, tmp_path / "c", settings, figures=False)
@@ -124,6 +138,7 @@ def test_alignment_reference_against_numpy(tiny_run):
         ({"method": "shrink"}, "condense: method = 'shrink' is not allowed: Input should be 'one-shot', 'iterative', 'preserving' or 'canonical'"),
         ({"operator": "average"}, "operator = 'average' is not allowed: Input should be 'seed', 'affine' or 'least-squares'"),
         ({"clusters": [4, 8]}, "clusters = [4, 8] is not allowed: must be strictly decreasing"),
+        ({"retrain_until": "forever"}, "retrain_until = 'forever' is not allowed: Input should be 'success' or 'budget'"),
     ],
 )
 def test_bad_settings(tiny_run, tmp_path, fields, message):

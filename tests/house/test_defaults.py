@@ -41,6 +41,8 @@ def test_study_plan_defaults_are_the_condense_config_defaults():
     plan, condense = StudyPlan.model_fields, CondenseConfig()
     for name in ("pairs_per_step", "retrain_iters", "preserve_weight"):
         assert plan[name].default == getattr(condense, name), name
+    assert plan["iterative_operator"].default == condense.operator
+    assert plan["iterative_retrain_until"].default_factory() == [condense.retrain_until]
 
 
 def test_condense_command_defaults_are_the_condense_config_defaults():

@@ -21,7 +21,11 @@ class CondenseConfig(Strict):
     k: Annotated[int, Field(ge=1, le=100)] = 3  # PCs for pca similarity, network similarity and alignment
     pairs_per_step: Annotated[int, Field(ge=1, le=10000)] = 10  # iterative and preserving
     target_units: Annotated[int, Field(ge=1)] | None = None  # default: half the network
-    retrain_iters: Annotated[int, Field(ge=1, le=100000)] = 100  # at most, per step; stops at success
+    retrain_iters: Annotated[int, Field(ge=1, le=100000)] = 100  # per step: at most, or exactly (retrain_until)
+    # "success": retrain until the task is back (within train.stop_rel_error), at most retrain_iters;
+    # "budget": always retrain_iters iterations, as the seed study did (100 x 100 CG iterations per
+    # step), which keeps pushing the network after the task is back
+    retrain_until: Literal["success", "budget"] = "success"
     # least-squares ridge per sample; one-shot merges before failure on the 200-unit base network:
     # 137 (1e-6), 151 (1e-4), 144 (1e-3), 136 (1e-2), 75 (1e-1)
     ridge: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1e-4

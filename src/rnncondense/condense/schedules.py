@@ -136,7 +136,8 @@ def retrain(
     params: Params, context: Context, key: jax.Array, objective: Objective | None = None, damping: float | None = None
 ) -> tuple[Params, dict]:
     """Up to `retrain_iters` iterations of the run's trainer, stopping where the run's training
-    stopped (success within `train.stop_rel_error`); the best network validated.
+    stopped (success within `train.stop_rel_error`), or, with `retrain_until = "budget"`, exactly
+    `retrain_iters` iterations (the seed study's fixed budget); the best network validated.
 
     `damping` starts Hessian-free's lambda where the previous retraining left it, rather than at
     its initial value: after a merge the network is close to a trained one.
@@ -152,7 +153,7 @@ def retrain(
         evaluate=context.evaluate,
         max_iters=context.settings.retrain_iters,
         eval_every=context.run.train.eval_every,
-        stop_on_success=True,
+        stop_on_success=context.settings.retrain_until == "success",
         stop_rel_error=context.run.train.stop_rel_error,
     )
     recovered = bool(state.best_metrics and state.best_metrics["success"])

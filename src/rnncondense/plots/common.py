@@ -74,6 +74,10 @@ def metric_axis(ax, name: str, values: np.ndarray | None = None, *, axis: str = 
         elif low is not None:
             top = max(float(finite.max()) if finite.size else low + 1.0, low + 1e-12)
             set_lim(low, top + 0.05 * (top - low) + (1.0 if entry.integer else 0.0))
+        elif finite.size:  # unbounded: span at least 10 % of the values' size, so noise cannot fill the panel
+            centre, half = float(finite.mean()), 0.05 * max(float(np.abs(finite).max()), 1.0)
+            bottom, top = min(float(finite.min()), centre - half), max(float(finite.max()), centre + half)
+            set_lim(bottom - 0.05 * (top - bottom), top + 0.05 * (top - bottom))
         if target.get_scale() == "linear":
             ax.ticklabel_format(axis=axis, useOffset=False, style="plain")
     if entry.integer:

@@ -31,10 +31,10 @@ def metrics_against_size(records: list[dict], *, title: str) -> Figure:
         failed = [r for r in records if not r["success"] and r.get(key) is not None]
         if failed:
             ax.plot([r["n_units"] for r in failed], [r[key] for r in failed], "x", color="tab:red", ms=7, label="task failed")
-            ax.legend(fontsize=7, frameon=False)
+            ax.legend(fontsize=9, frameon=False)
         metric_axis(ax, key, values)
         ax.set_ylabel("")
-        ax.set_title(metric(key).axis_label(), fontsize=9)
+        ax.set_title(metric(key).axis_label(), fontsize=10)
         ax.set_xlim(n_original * 1.03, min(sizes.min() if sizes.size else 0, n_original) * 0.97)
         tidy(ax)
     fig.supxlabel("units in the network (the original on the left)", fontsize=9)

@@ -35,8 +35,13 @@ def _axis_dim(table: xr.Dataset) -> str | None:
     return extra[0] if extra else None
 
 
+FONT = 10  # points; the report shows these figures at its full width, where 10 pt reads as its text
+
+
 def metrics_against_size(table: xr.Dataset, metrics: Sequence[str], *, title: str = "", columns: int = 3) -> Figure:
-    """One panel per metric against size: seeds as dots, median over seeds as a line (log x axis).
+    """One panel per metric against size (log x axis): every network that did the task as a dot
+    (seeds spread a little sideways), the median over them as a line and their interquartile range
+    as a band; networks that failed the task or diverged as red crosses, left out of median and band.
 
     Args:
         table: the sweep table (`sweep.table.rows_to_dataset`), dims (size, seed[, axis]).
@@ -51,12 +56,18 @@ def metrics_against_size(table: xr.Dataset, metrics: Sequence[str], *, title: st
     groups = [(None, table)] if axis is None else [(v, table.sel({axis: v})) for v in np.asarray(table[axis])]
     palette = ["k"] if axis is None else colormaps["tab10"](np.arange(len(groups)) % 10)
     rows = int(np.ceil(len(metrics) / columns))
-    fig = new_figure(3.3 * min(columns, len(metrics)) + 0.3, 2.6 * rows + 0.6)
+    fig = new_figure(3.6 * min(columns, len(metrics)) + 0.3, 3.0 * rows + 0.7)
     axes = np.atleast_1d(fig.subplots(rows, min(columns, len(metrics)), squeeze=False)).ravel()
     spread = 0.06 * (np.arange(len(seeds)) - (len(seeds) - 1) / 2) / max(len(seeds), 1)
+    failed_total = 0
     for ax, name in zip(axes, metrics):
         for (value, group), color in zip(groups, palette):
             values = np.asarray(group[name].transpose("size", "seed"), dtype=float)
+            status = np.asarray(group["status"].transpose("size", "seed")).astype(str)
+            success = np.asarray(group["success"].transpose("size", "seed"), dtype=float)
+            good = (status == "done") & (success == 1.0)
+            failed = ~good & ((status == "done") | (status == "diverged"))
+            failed_total = max(failed_total, int(failed.sum()))
             label = None if axis is None else f"{axis} = {value}"
             if name == "success":
                 finished = np.isfinite(values).sum(axis=1)
@@ -64,26 +75,33 @@ def metrics_against_size(table: xr.Dataset, metrics: Sequence[str], *, title: st
                 ax.plot(sizes, fraction, "o-", color=color, lw=1.5, ms=5, label=label)
                 continue
             for j in range(values.shape[1]):
-                ax.plot(sizes * np.exp(spread[j]), values[:, j], "o", color=color, ms=3.5, alpha=0.45, lw=0)
+                x = sizes * np.exp(spread[j])
+                ax.plot(x[good[:, j]], values[good[:, j], j], "o", color=color, ms=4, alpha=0.55, lw=0)
+                ax.plot(x[failed[:, j]], values[failed[:, j], j], "x", color="tab:red", ms=6, lw=0)
+            kept = np.where(good, values, np.nan)
             with np.errstate(all="ignore"):
-                median = np.array([np.nanmedian(row) if np.isfinite(row).any() else np.nan for row in values])
-            ax.plot(sizes, median, "-", color=color, lw=1.8, marker="_", ms=10, label=label)
+                stats = np.array([np.nanpercentile(row, [25, 50, 75]) if np.isfinite(row).any() else [np.nan] * 3
+                                  for row in kept])
+            ax.fill_between(sizes, stats[:, 0], stats[:, 2], color=color, alpha=0.15, lw=0)
+            ax.plot(sizes, stats[:, 1], "-", color=color, lw=1.8, marker="_", ms=10, label=label)
         ax.set_xscale("log")
         ax.set_xticks(sizes)
-        ax.set_xticklabels([f"{s:g}" for s in sizes], fontsize=7)
+        ax.set_xticklabels([f"{s:g}" for s in sizes], fontsize=FONT)
         ax.minorticks_off()
         metric_axis(ax, name, np.asarray(table[name], dtype=float))
+        ax.yaxis.label.set_fontsize(FONT)
         if name == "success":
-            ax.set_ylabel("success (fraction of seeds)", fontsize=8)
-        ax.set_xlabel("network size (units)", fontsize=8)
-        ax.tick_params(labelsize=7)
+            ax.set_ylabel("success (fraction of seeds)", fontsize=FONT)
+        ax.set_xlabel("network size (units)", fontsize=FONT)
+        ax.tick_params(labelsize=FONT)
         tidy(ax)
     for ax in axes[len(metrics):]:
         ax.set_visible(False)
     if axis is not None:
-        axes[0].legend(fontsize=7, frameon=False)
-    default = f"{len(seeds)} seeds per size: dots = networks, line = median over seeds"
-    fig.suptitle(title or default, fontsize=9)
+        axes[0].legend(fontsize=FONT, frameon=False)
+    default = (f"{len(seeds)} seeds per size: dots = networks that did the task, line = their median, "
+               f"band = interquartile range" + (f"; red × = failed or diverged ({failed_total}), left out" if failed_total else ""))
+    fig.suptitle(title + ("\n" if title else "") + default, fontsize=FONT + 1)
     return fig
 
 
@@ -114,15 +132,15 @@ def unit_responses_by_size(
                 go = produced[c] if np.isfinite(produced[c]) else target[c]
                 keep = after & (time <= go)
                 ax.plot(time[keep], rate[c, keep, unit], color=colors[c], lw=1.1)
-            ax.set_title(f"unit {unit}", fontsize=7, pad=2)
-            ax.tick_params(labelsize=6)
+            ax.set_title(f"unit {unit}", fontsize=FONT - 1, pad=2)
+            ax.tick_params(labelsize=FONT - 1)
             tidy(ax)
         for ax in row[len(units):]:
             ax.set_visible(False)
-        row[0].set_ylabel(label, fontsize=8)
-    fig.supxlabel("time from Set (ms), to the produced Go of each interval", fontsize=8)
+        row[0].set_ylabel(label, fontsize=FONT)
+    fig.supxlabel("time from Set (ms), to the produced Go of each interval", fontsize=FONT)
     default = "example networks: condition-averaged unit responses, coloured by interval (short: dark, long: light)"
-    fig.suptitle(title or default, fontsize=9)
+    fig.suptitle(title or default, fontsize=FONT + 1)
     return fig
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import math
 import re
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from rnncondense import layout, storage, ties
+from rnncondense.analysis.findings import Condensation, Finding, OneShotRun, study_findings
 from rnncondense.dirlock import holding
 from rnncondense.errors import FileFormatError, RunDirError
 from rnncondense.metrics import SOLUTION_METRICS, metric
@@ -89,6 +91,8 @@ th { background: #eef1f7; }
 td.name, th.name { text-align: left; }
 .ok { color: #1a7f37; font-weight: 600; } .bad { color: #b42318; font-weight: 600; }
 .note { font-size: 13.5px; color: #333; max-width: 980px; }
+ol.findings { max-width: 1100px; font-size: 15px; } ol.findings li { margin-bottom: 10px; }
+li.unsupported { color: #555; }
 """
 
 
@@ -99,12 +103,19 @@ def _esc(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
+def figure_anchor(path: Path) -> str:
+    """The page anchor of the figure file `path` (its stage folder, sub-folder and stem), which
+    the findings link to: condense/iterative/figures/metrics_vs_size.png -> fig-iterative-metrics_vs_size."""
+    parts = [part for part in (path.parent.parent.name, path.parent.name, path.stem) if part != layout.FIGURES_DIR]
+    return "fig-" + re.sub(r"[^A-Za-z0-9_-]+", "-", "-".join(parts))
+
+
 def figure(path: Path, caption: str, *, size: str = "half") -> str:
     """An <figure> with the image embedded as a data URI (nothing is fetched when the page opens)."""
     data = base64.b64encode(_contained(path).read_bytes()).decode("ascii")
     mime = MIME.get(path.suffix.lower(), "application/octet-stream")
     return (
-        f'<figure class="{size}"><img alt="{_esc(caption)}" src="data:{mime};base64,{data}">'
+        f'<figure class="{size}" id="{figure_anchor(path)}"><img alt="{_esc(caption)}" src="data:{mime};base64,{data}">'
         f"<figcaption>{_esc(caption)}</figcaption></figure>"
     )
 
@@ -118,7 +129,7 @@ def figures(items: Iterable[tuple[Path, str, str]]) -> str:
     gap), and `write_report(strict=True)` refuses the page."""
     shown = [
         figure(path, caption, size=size) if path.is_file()
-        else f'<figure class="{size} {MISSING}" data-path="{_esc(path)}"><figcaption>missing figure: {_esc(path)}</figcaption></figure>'
+        else f'<figure class="{size} {MISSING}" data-path="{_esc(path)}" id="{figure_anchor(path)}"><figcaption>missing figure: {_esc(path)}</figcaption></figure>'
         for path, caption, size in items
     ]
     return f'<div class="figs">{"".join(shown)}</div>' if shown else ""
@@ -243,7 +254,10 @@ def base_section(study: Path, overview: list[dict], *, run: Path | None = None) 
 
 
 def _condense_label(settings: dict) -> str:
-    return f"{settings['method']}: {settings['similarity']} pairs, {settings['operator']} merges"
+    label = f"{settings['method']}: {settings['similarity']} pairs, {settings['operator']} merges"
+    if settings["method"] in ("iterative", "preserving"):
+        label += f", retraining {'for a fixed budget' if settings.get('retrain_until') == 'budget' else 'until success'}"
+    return label
 
 
 SUMMARY_COLUMNS = ("step", "n_units", "success")
@@ -287,7 +301,7 @@ def condense_section(study: Path, overview: list[dict], *, root: Path | None = N
                 "merges": (_step(failed[0], run / layout.CONDENSE_SUMMARY_FILE) - 1) if failed else len(records) - 1,
                 "units": records[-1]["n_units"] if records else "",
             })
-        body.append("<h3>One-shot: merges made before the task fails</h3>")
+        body.append(f'<h3 id="{ONE_SHOT_ANCHOR}">One-shot: merges made before the task fails</h3>')
         body.append(table(rows, [("name", "similarity / operator"), ("merges", "merges before failure"),
                                  ("units", "units at failure")], name_column="name"))
         best = max(one_shot, key=lambda r: len(_read_csv(r / layout.CONDENSE_SUMMARY_FILE, SUMMARY_COLUMNS)))
@@ -304,7 +318,7 @@ def condense_section(study: Path, overview: list[dict], *, root: Path | None = N
         final = result.get("final", {})
         if final:
             overview.append({"name": f"{settings['method']} ({final.get('n_units')} units)", **final})
-        body.append(f"<h3>{_esc(_condense_label(settings))}</h3>")
+        body.append(f'<h3 id="condense-{_esc(run.name)}">{_esc(_condense_label(settings))}</h3>')
         body.append(f"<p class='note'>{_esc(result.get('reason', 'not finished'))}.</p>")
         body.append(table(records, [("step", "step"), ("n_units", "units")] + TASK_COLUMNS[2:]
                           + _columns(("scaling_index", "ramp_fraction", "similarity_procrustes"))
@@ -322,6 +336,93 @@ def condense_section(study: Path, overview: list[dict], *, root: Path | None = N
     return "Condensation", "".join(body)
 
 
+ONE_SHOT_ANCHOR = "one-shot"
+
+
+def study_records(study: Path) -> tuple[list[OneShotRun], list[Condensation], list[dict]]:
+    """What the findings are computed from: the one-shot curves, the other condensations (each
+    with its summary.csv rows, finished when its result.json exists) and the sweep's results.csv."""
+    root = study / layout.STUDY_CONDENSE_DIR
+    runs = sorted(p.parent for p in root.glob(f"**/{layout.CONDENSE_SETTINGS_FILE}")) if root.is_dir() else []
+    one_shot, others = [], []
+    for run in runs:
+        settings = _condense_settings(run)
+        records = _read_csv(run / layout.CONDENSE_SUMMARY_FILE, SUMMARY_COLUMNS)
+        finished = (run / layout.CONDENSE_RESULT_FILE).is_file()
+        if settings["method"] == "one-shot":
+            one_shot.append(OneShotRun(run.name, settings["similarity"], settings["operator"], records, finished))
+        else:
+            result = _read_json(run / layout.CONDENSE_RESULT_FILE, {"reason": str}) or {}
+            others.append(Condensation(run.name, settings["method"], settings["operator"], settings["similarity"],
+                                       settings.get("retrain_until", "success"), records, finished,
+                                       result.get("reason", "")))
+    sweep_rows = _read_csv(study / layout.STUDY_SWEEP_DIR / layout.SWEEP_RESULTS_CSV, ("size", "seed", "status"))
+    return one_shot, others, sweep_rows
+
+
+def _finding_anchor(study: Path, finding: Finding) -> str | None:
+    """The figure (or table) below that a finding rests on."""
+    if finding.source is None or not finding.supported and not finding.values:
+        return None
+    if finding.key in ("one_shot_seed", "best_operator"):
+        return ONE_SHOT_ANCHOR
+    if finding.key == "sweep":
+        return figure_anchor(_figure(study / layout.STUDY_SWEEP_DIR, "solution_vs_size"))
+    return figure_anchor(_figure(study / layout.STUDY_CONDENSE_DIR / finding.source, "metrics_vs_size"))
+
+
+VERDICT = {True: '<span class="ok">reproduces the original</span>',
+           False: '<span class="bad">does not reproduce the original</span>', None: ""}
+
+
+def _sweep_table(finding: Finding) -> str:
+    """Median [25th-75th percentile] per size (columns) and metric (rows), failed networks counted."""
+    if not finding.table:
+        return ""
+    sizes = sorted({row["size"] for row in finding.table})
+    names = list(dict.fromkeys(row["metric"] for row in finding.table))
+    cell = {(row["metric"], row["size"]): row for row in finding.table}
+    head = "".join(f"<th>{size} units</th>" for size in sizes)
+    body = []
+    for name in names:
+        entry = metric(name)
+        cells = []
+        for size in sizes:
+            row = cell.get((name, size))
+            if row is None or row["median"] is None:
+                cells.append("<td>–</td>")
+            else:
+                spread = (f" [{entry.formatted(row['q25'])}–{entry.formatted(row['q75'])}]" if row["networks"] > 1 else "")
+                cells.append(f"<td>{entry.formatted(row['median'])}{spread} <small>n={row['networks']}</small></td>")
+        body.append(f'<tr><td class="name">{_esc(entry.label)}</td>{"".join(cells)}</tr>')
+    failed = finding.values.get("failed_by_size", {})
+    body.append('<tr><td class="name">networks that failed (left out)</td>'
+                + "".join(f"<td>{failed.get(size, 0)}</td>" for size in sizes) + "</tr>")
+    return (f'<table class="sweep-findings"><thead><tr><th class="name">median [IQR] over networks that did the task</th>'
+            f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def findings_section(study: Path) -> tuple[str, str] | None:
+    """The study's answer, first: one sentence per finding, computed from its files
+    (`analysis.findings.study_findings`), each linking to the figure it rests on."""
+    one_shot, others, sweep_rows = study_records(study)
+    if not one_shot and not others and not sweep_rows:
+        return None
+    items = []
+    for finding in study_findings(one_shot, others, sweep_rows):
+        anchor = _finding_anchor(study, finding)
+        link = f' <a href="#{anchor}">(figure)</a>' if anchor else ""
+        values = _esc(json.dumps(finding.values, sort_keys=True, default=str))
+        items.append(
+            f'<li class="finding{"" if finding.supported else " unsupported"}" id="finding-{finding.key}" '
+            f'data-values="{values}"><strong>{_esc(finding.title)}.</strong> {_esc(finding.text)} '
+            f"{VERDICT[finding.reproduces]}{link}"
+            + (_sweep_table(finding) if finding.key == "sweep" else "") + "</li>")
+    intro = ("<p class='note'>Each finding is computed from this study's files when the page is written; "
+             "the original observations are those of the seed study (DESIGN.md).</p>")
+    return "Findings", intro + f"<ol class='findings'>{''.join(items)}</ol>"
+
+
 def sweep_section(study: Path, overview: list[dict]) -> tuple[str, str] | None:
     root = study / layout.STUDY_SWEEP_DIR
     rows = _read_csv(root / layout.SWEEP_RESULTS_CSV, ("size", "seed"))
@@ -332,8 +433,7 @@ def sweep_section(study: Path, overview: list[dict]) -> tuple[str, str] | None:
     body += table(rows, [c for c in columns if c[0] in rows[0]])
     stems = [stem for stem in layout.SWEEP_FIGURES
              if stem != "unit_responses_by_size" or _figure(root, stem).is_file()]  # needs an analysed network
-    body += figures((_figure(root, stem), stem.replace("_", " "), "wide" if "response" in stem else "half")
-                    for stem in stems)
+    body += figures((_figure(root, stem), stem.replace("_", " "), "wide") for stem in stems)  # readable at page width
     return "Size sweep", body
 
 
@@ -380,6 +480,7 @@ def write_report(study_dir: str | Path, *, strict: bool = False) -> Path:
             parts = (condense_section(study, overview, root=study), overview_section(overview))
         else:
             parts = (
+                findings_section(study),
                 base_section(study, overview),
                 condense_section(study, overview),
                 sweep_section(study, []),

@@ -3,7 +3,7 @@ iterative, preserving, canonical), run a size sweep and the circuit models, writ
 
     DIR/study.json                the preset and its plan
     DIR/base/                     the base network (a run directory, with analysis/)
-    DIR/condense/one-shot/<similarity>_<operator>/, DIR/condense/{iterative,preserving,canonical}/
+    DIR/condense/one-shot/<similarity>_<operator>/, DIR/condense/{iterative,iterative-budget,preserving,canonical}/
     DIR/sweep/                    the size sweep
     DIR/circuits/<name>/          the circuit models
     DIR/report.html
@@ -20,7 +20,7 @@ from typing import Annotated, Callable, Literal
 from pydantic import Field
 
 from rnncondense import layout, storage
-from rnncondense.config import RunConfig, config_to_dict
+from rnncondense.config import RunConfig, config_from_dict, config_to_dict
 from rnncondense.dirlock import holding
 from rnncondense.errors import ConfigError
 from rnncondense.condense.config import condense_config
@@ -42,7 +42,13 @@ class StudyPlan(Strict):
     one_shot: list[tuple[Literal["pca", "correlation", "cosine"], Literal["seed", "affine", "least-squares"]]]
     one_shot_max_merges: Annotated[int, Field(ge=1)] | None = None
     pairs_per_step: Annotated[int, Field(ge=1)] = 10
+    base_units: Annotated[int, Field(ge=2)] | None = None  # the base network's size; None: the config's
     iterative_target: Annotated[int, Field(ge=1)] | None = None  # None: skip
+    # iterative and preserving merge with this operator (the seed study's schedule: "seed")
+    iterative_operator: Literal["seed", "affine", "least-squares"] = "least-squares"
+    # one iterative condensation per rule: "success" into condense/iterative, "budget" (the seed
+    # study's fixed retraining budget) into condense/iterative-budget
+    iterative_retrain_until: list[Literal["success", "budget"]] = Field(default_factory=lambda: ["success"], min_length=1)
     preserving_target: Annotated[int, Field(ge=1)] | None = None
     preserve_weight: Annotated[float, Field(ge=0)] = 0.02
     canonical_clusters: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list)  # empty: skip
@@ -54,18 +60,23 @@ class StudyPlan(Strict):
 
 
 PRESETS: dict[str, StudyPlan] = {
-    # a taste of every part, in under 10 minutes on a 2-core machine for the 200-unit base network
+    # every finding measured, in under 10 minutes on a 2-core machine (`make demo`): a 60-unit base
+    # network condensed to half its size, a sweep of 5 sizes x 3 seeds; see the README for what it
+    # trades away against "full"
     "quick": StudyPlan(
         one_shot=[("pca", "seed"), ("pca", "least-squares")],
-        one_shot_max_merges=30,
-        pairs_per_step=20,
-        iterative_target=180,
-        preserving_target=180,
-        canonical_clusters=[],
-        retrain_iters=30,
-        sweep_sizes=[10, 40],
-        sweep_seeds=1,
-        sweep_max_iters=20,
+        one_shot_max_merges=40,
+        base_units=60,
+        pairs_per_step=10,
+        iterative_target=30,
+        iterative_operator="seed",
+        iterative_retrain_until=["success", "budget"],
+        preserving_target=30,
+        canonical_clusters=[8, 4],
+        retrain_iters=20,
+        sweep_sizes=[5, 10, 20, 40, 80],
+        sweep_seeds=3,
+        sweep_max_iters=30,
         circuits=["lif", "linear2", "respiratory", "ring"],
     ),
     # the original study's scale
@@ -73,6 +84,8 @@ PRESETS: dict[str, StudyPlan] = {
         one_shot=[(s, o) for s in ("pca", "correlation", "cosine") for o in ("seed", "affine", "least-squares")],
         pairs_per_step=10,
         iterative_target=100,
+        iterative_operator="seed",
+        iterative_retrain_until=["success", "budget"],
         preserving_target=20,
         canonical_clusters=[64, 32, 16, 12, 8, 6, 4, 3, 2],
         retrain_iters=100,
@@ -112,6 +125,9 @@ def run_study(
     if preset not in PRESETS:
         raise ConfigError(f"--preset = {preset!r} is not allowed: choose one of {', '.join(PRESETS)}")
     plan = PRESETS[preset]
+    if plan.base_units is not None:
+        data = config_to_dict(config)
+        config = config_from_dict({**data, "model": {**data["model"], "n_units": plan.base_units}})
     out = Path(out)
     claim(out, layout.STUDY_FILE, study_record(config, preset), what="a study")
 
@@ -128,10 +144,12 @@ def run_study(
     jobs = [(f"one-shot/{s}_{o}", {"method": "one-shot", "similarity": s, "operator": o,
                                     "max_merges": plan.one_shot_max_merges}) for s, o in plan.one_shot]
     if plan.iterative_target and plan.iterative_target < n_units:
-        jobs.append(("iterative", {"method": "iterative", "target_units": plan.iterative_target}))
+        for rule in plan.iterative_retrain_until:
+            jobs.append((layout.STUDY_ITERATIVE_DIRS[rule], {"method": "iterative", "target_units": plan.iterative_target,
+                                                "operator": plan.iterative_operator, "retrain_until": rule}))
     if plan.preserving_target and plan.preserving_target < n_units:
         jobs.append(("preserving", {"method": "preserving", "target_units": plan.preserving_target,
-                                    "preserve_weight": plan.preserve_weight}))
+                                    "operator": plan.iterative_operator, "preserve_weight": plan.preserve_weight}))
     clusters = [k for k in plan.canonical_clusters if k < n_units]
     if clusters:
         jobs.append(("canonical", {"method": "canonical", "clusters": clusters}))
