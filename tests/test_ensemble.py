@@ -86,6 +86,21 @@ def test_adam_members_end_as_networks_trained_alone_and_resume_exactly(tmp_path)
     for k in range(3):
         _assert_same_run(again[k], dirs[k], rtol=0, atol=0)
 
+    # A finished member is frozen while the others go on: member 0 is taken to 14 iterations by a
+    # single run, then the ensemble is resumed to 14: member 0 must stay as it is, and member 1
+    # must end as its single run resumed to 14.
+    longer = [c.model_copy(update={"train": c.train.model_copy(update={"max_iters": 14})}) for c in configs]
+    train_run(longer[0], again[0], resume=True)
+    before, _ = storage.load_tensors(again[0] / storage.CHECKPOINT_FILE, kind="checkpoint")
+    train_ensemble(longer, again, resume=True)
+    after, _ = storage.load_tensors(again[0] / storage.CHECKPOINT_FILE, kind="checkpoint")
+    assert sorted(after) == sorted(before)
+    for name in before:
+        np.testing.assert_array_equal(after[name], before[name], err_msg=name)
+    train_run(longer[1], tmp_path / "alone1", resume=True)
+    _assert_same_run(again[1], tmp_path / "alone1")
+    assert len(_history(again[2])[0]["history/loss"]) == 14
+
 
 def test_hf_members_end_as_networks_trained_alone(tmp_path):
     """Hessian-free: its own damping per member (one starts at 2), CG, backtracking and line search.
