@@ -148,7 +148,7 @@ def test_resume_refuses_a_different_config(tiny_adam_config, tmp_path):
     tiny_config = tiny_adam_config
     train_run(tiny_config, tmp_path / "run")
     changed = tiny_config.model_copy(update={"model": tiny_config.model.model_copy(update={"n_units": 17})})
-    with pytest.raises(RunDirError, match="config differs"):
+    with pytest.raises(RunDirError, match=r"holds a run .* that differs in model.n_units \(16 there, 17 here\)"):
         train_run(changed, tmp_path / "run", resume=True)
 
 

@@ -199,8 +199,8 @@ def test_a_sweep_with_failed_networks_exits_non_zero_and_says_how_many(tmp_path,
         table = xr.Dataset({"x": ("size", np.zeros(1))}, coords={"size": [4]})
         return SweepResult(Path(out), table, rows, {"n4_s1": "KilledWorker", "n4_s2": "KilledWorker"}, 1, 0, 1.0, [])
 
-    monkeypatch.setattr("rnncondense.sweep.run_sweep", sweep)
-    monkeypatch.setattr("rnncondense.sweep.size_summary", lambda table: [])
+    monkeypatch.setattr("rnncondense.runs.sweep.run_sweep", sweep)
+    monkeypatch.setattr("rnncondense.runs.sweep_table.size_summary", lambda table: [])
     (tmp_path / "tiny.toml").write_text(TINY.replace("max_iters = 6", "max_iters = 6\nstop_on_success = false"))
     result = runner.invoke(app, ["sweep", str(tmp_path / "tiny.toml"), "--out", str(tmp_path / "s"), "--sizes", "4",
                                  "--seeds", "3"])

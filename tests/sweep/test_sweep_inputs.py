@@ -90,7 +90,7 @@ def test_stop_on_success_is_refused(tmp_path):
     "text, message",
     [
         ("model.g", r"axis \(--axis\) = 'model.g' is not allowed: give a config field and comma-separated values"),
-        ("model.gain=1,2", r"axis \(--axis\) field 'model.gain' is not allowed: no field 'gain' in model; allowed: g, n_units"),
+        ("model.gain=1,2", r"axis \(--axis\) field 'model.gain' is not allowed: no field 'gain' in model; allowed: form, g, n_units"),
         ("model.n_units=5,10", r"field 'model.n_units' is not allowed: it is the sweep's size axis"),
         ("train.seed=1,2", r"field 'train.seed' is not allowed: it is the sweep's seed axis"),
         ("train.hf=1", r"field 'train.hf' is not allowed: it is a table"),
