@@ -4,8 +4,9 @@ members, Adam and Hessian-free, every member running the same iterations.
 Each ensemble is trained by `train_ensemble` into a temporary directory (the default task and
 trainer settings, `stop_on_success` off, validation every `EVAL_EVERY` iterations as in a run,
 checkpoints at the end only). Its time per iteration is read from the members' histories: the
-elapsed time from the end of the first iteration (which compiles) to the last, over the iterations
-between, so compilation is excluded and validation, host bookkeeping and the compiled step are in.
+elapsed time from the end of the first validated iteration (by then the step and the validation
+programs are compiled) to the last, over the iterations between (a whole number of validation
+periods), so compilation is excluded and validation, host bookkeeping and the compiled step are in.
 Networks per minute = members / (time per iteration x a nominal run of NOMINAL_ITERS iterations).
 The ensemble of 1 is the one-network-at-a-time baseline (the same program a single run compiles,
 with a member axis of length 1). The machine may be shared: the 1-minute load average is recorded.
@@ -32,7 +33,7 @@ from rnncondense.config import config_from_dict  # noqa: E402
 
 SIZES = [10, 50, 200]
 MEMBERS = [1, 4, 16]
-TIMED_ITERS = {"adam": 20, "hf": 3}  # measured iterations per ensemble (after the first)
+TIMED_ITERS = {"adam": 20, "hf": 3}  # measured iterations per ensemble (after the first validation)
 EVAL_EVERY = {"adam": 10, "hf": 1}  # the trainers' defaults
 NOMINAL_ITERS = {"adam": 300, "hf": 30}  # a network "trained": the default sweep's 30 HF iterations
 GOALS = {"speedup_16_small": 4.0, "speedup_16_n200": 1.5}
@@ -48,7 +49,7 @@ def _ensemble(trainer: str, n_units: int, members: int, timed: int) -> dict:
 
     configs = [
         config_from_dict({"model": {"n_units": n_units},
-                          "train": {"trainer": trainer, "seed": seed, "max_iters": timed + 1, "stop_on_success": False,
+                          "train": {"trainer": trainer, "seed": seed, "max_iters": EVAL_EVERY[trainer] + timed, "stop_on_success": False,
                                     "eval_every": EVAL_EVERY[trainer], "checkpoint_every": 10**6}})
         for seed in range(members)
     ]
@@ -59,18 +60,19 @@ def _ensemble(trainer: str, n_units: int, members: int, timed: int) -> dict:
         tensors, _ = storage.load_tensors(dirs[0] / layout.CHECKPOINT_FILE, kind="checkpoint")
         elapsed = tensors["history/elapsed_s"]
         cg = [storage.load_tensors(d / layout.CHECKPOINT_FILE, kind="checkpoint")[0].get("history/cg_iters") for d in dirs]
-    per_iter_s = float(elapsed[-1] - elapsed[0]) / timed
+    first = EVAL_EVERY[trainer] - 1  # the row of the first validation
+    per_iter_s = float(elapsed[-1] - elapsed[first]) / timed
     row = {
         "trainer": trainer,
         "n_units": n_units,
         "members": members,
-        "first_iteration_s": float(elapsed[0]),
+        "until_first_validation_s": float(elapsed[first]),  # compilation included
         "per_iteration_s": per_iter_s,
         "networks_per_min": 60.0 * members / (per_iter_s * NOMINAL_ITERS[trainer]),
         "load_avg_1min": load,
     }
     if trainer == "hf":
-        cg_iters = np.stack([c[1:] for c in cg])  # (members, timed)
+        cg_iters = np.stack([c[first + 1 :] for c in cg])  # (members, timed)
         row["cg_iters_max_over_mean"] = float(np.mean(cg_iters.max(axis=0) / cg_iters.mean(axis=0)))
     return row
 
