@@ -349,9 +349,9 @@ def per_size(sizes: np.ndarray, values: np.ndarray) -> list[SizeStats]:
     return out
 
 
-def crossing(stats_: Sequence[SizeStats], level: float) -> tuple[int, int] | None:
+def crossing(by_size: Sequence[SizeStats], level: float) -> tuple[int, int] | None:
     """The first pair of adjacent sizes between which the median crosses `level` (None: never)."""
-    known = [s for s in stats_ if s.median is not None]
+    known = [s for s in by_size if s.median is not None]
     for a, b in zip(known, known[1:]):
         if (a.median - level) * (b.median - level) < 0 or (a.median < level <= b.median) or (b.median < level <= a.median):
             return a.size, b.size
