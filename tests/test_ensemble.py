@@ -91,9 +91,9 @@ def test_adam_members_end_as_networks_trained_alone_and_resume_exactly(tmp_path)
     # must end as its single run resumed to 14.
     longer = [c.model_copy(update={"train": c.train.model_copy(update={"max_iters": 14})}) for c in configs]
     train_run(longer[0], again[0], resume=True)
-    before, _ = storage.load_tensors(again[0] / storage.CHECKPOINT_FILE, kind="checkpoint")
+    before, _ = storage.load_tensors(again[0] / layout.CHECKPOINT_FILE, kind="checkpoint")
     train_ensemble(longer, again, resume=True)
-    after, _ = storage.load_tensors(again[0] / storage.CHECKPOINT_FILE, kind="checkpoint")
+    after, _ = storage.load_tensors(again[0] / layout.CHECKPOINT_FILE, kind="checkpoint")
     assert sorted(after) == sorted(before)
     for name in before:
         np.testing.assert_array_equal(after[name], before[name], err_msg=name)

@@ -184,6 +184,11 @@ def test_iterative_drift_and_verdict_equal_the_files(study):
         assert ('class="ok">reproduces the original' in item) is reproduces
         assert ('class="bad">does not reproduce the original' in item) is not reproduces
     assert "more units became ramps" in page and "less temporal scaling" in page
+    budget, success = (_rows(study / layout.STUDY_CONDENSE_DIR / n / "summary.csv") for n in ("iterative-budget", "iterative"))
+    rise = [float(r[-1]["ramp_fraction"]) - float(r[0]["ramp_fraction"]) for r in (budget, success)]
+    assert found["iterative_budget"]["ramp_rise_budget"] == pytest.approx(rise[0])
+    assert found["iterative_budget"]["ramp_rise_success"] == pytest.approx(rise[1])
+    assert f"Only the fixed budget reproduces it: the ramp fraction rose by {rise[0]:+.3f}" in page
 
 
 def test_preserving_and_canonical_equal_the_files(study):

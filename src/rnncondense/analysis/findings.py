@@ -270,6 +270,23 @@ def iterative_finding(run: Condensation | None, *, key: str = "iterative") -> Fi
     return Finding(key, title, text, True, values, reproduces, run.name)
 
 
+def _compared(budget: Finding, success: Finding) -> Finding:
+    """The fixed-budget finding, with a sentence on which retraining rule reproduces the original."""
+    if not (budget.supported and success.supported):
+        return budget
+    rises = {f.key: f.values["ramp_fraction_end"] - f.values["ramp_fraction_start"] for f in (budget, success)
+             if f.values.get("ramp_fraction_end") is not None and f.values.get("ramp_fraction_start") is not None}
+    if len(rises) < 2:
+        return budget
+    which = [name for f, name in ((success, "retraining until success"), (budget, "the fixed budget")) if f.reproduces]
+    verdict = ("Neither retraining rule reproduces it" if not which else
+               "Both retraining rules reproduce it" if len(which) == 2 else f"Only {which[0]} reproduces it")
+    text = (f"{budget.text} {verdict}: the ramp fraction rose by {rises['iterative_budget']:+.3f} with the fixed "
+            f"budget and by {rises['iterative']:+.3f} retraining until success.")
+    return budget._replace(text=text, values={**budget.values, "ramp_rise_budget": rises["iterative_budget"],
+                                             "ramp_rise_success": rises["iterative"]})
+
+
 def _at_size(rows: Sequence[dict], n_units: int) -> dict | None:
     return next((r for r in _sorted(rows) if _int(r.get("n_units")) == n_units), None)
 
@@ -349,9 +366,9 @@ def per_size(sizes: np.ndarray, values: np.ndarray) -> list[SizeStats]:
     return out
 
 
-def crossing(stats_: Sequence[SizeStats], level: float) -> tuple[int, int] | None:
+def crossing(by_size: Sequence[SizeStats], level: float) -> tuple[int, int] | None:
     """The first pair of adjacent sizes between which the median crosses `level` (None: never)."""
-    known = [s for s in stats_ if s.median is not None]
+    known = [s for s in by_size if s.median is not None]
     for a, b in zip(known, known[1:]):
         if (a.median - level) * (b.median - level) < 0 or (a.median < level <= b.median) or (b.median < level <= a.median):
             return a.size, b.size
@@ -429,7 +446,7 @@ def study_findings(
     budget = next((c for c in iterative if c.retrain_until == "budget"), None)
     found = [one_shot_seed_finding(one_shot), best_operator_finding(one_shot), iterative_finding(until_success)]
     if budget is not None:
-        found.append(iterative_finding(budget, key="iterative_budget"))
+        found.append(_compared(iterative_finding(budget, key="iterative_budget"), found[-1]))
     preserving = next((c for c in condensations if c.method == "preserving"), None)
     found.append(preserving_finding(preserving, until_success or budget))
     found.append(canonical_finding(by_name.get("canonical") or next(
