@@ -85,10 +85,18 @@ def test_the_report_opens_with_the_findings_from_the_study_files(tiny_study):
         rows = list(csv.DictReader(handle))
     failed = [int(r["step"]) for r in rows[1:] if r["success"] != "True"]
     assert found["one_shot_seed"]["merges_kept"] == (failed[0] - 1 if failed else int(rows[-1]["step"]))
-    # 24 -> 20 units is not half the size, one sweep size is no trend, and canonical did not run: said so
+    # 24 -> 20 units is not half the size, one sweep size is no trend, and canonical did not run: said so.
+    # An iterative schedule that lost the task on the way is measured (it did not keep the task): said so too.
     for key in ("iterative", "iterative_budget", "canonical", "sweep"):
         item = page.split(f'id="finding-{key}"')[1].split("</li>")[0]
-        assert "Not measured:" in item, key
+        rows = (storage.read_rows(out / "condense" / key.replace("_", "-") / "summary.csv", required=("success",))
+                if key.startswith("iterative") else [])
+        lost = any(r["success"] != "True" for r in rows[1:])
+        assert found[key].get("kept_every_step", not lost) == (not lost), key
+        if lost:
+            assert "does not reproduce the original" in item and "Not measured:" not in item, key
+        else:
+            assert "Not measured:" in item, key
     budget = storage.read_rows(out / "condense" / "iterative-budget" / "summary.csv", required=("retrain_iterations",))
     assert [int(r["retrain_iterations"]) for r in budget[1:]] == [TINY_PLAN.retrain_iters] * (len(budget) - 1)
 
