@@ -120,6 +120,7 @@ def test_ctrl_c_twice_before_the_first_checkpoint(tmp_path):
     while not (out / LOCK_FILE).is_file():
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
+    time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
     time.sleep(0.05)
     if proc.poll() is None:
