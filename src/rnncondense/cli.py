@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import math
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Callable, Optional
@@ -18,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer.core import TyperCommand
 
-from rnncondense import layout
+from rnncondense import interrupts, layout
 from rnncondense.condense.config import CondenseConfig
 from rnncondense.dirlock import hold
 from rnncondense.errors import UserError, shown
@@ -54,8 +53,8 @@ def user_errors(command: Callable) -> Callable:
             console.print(f"[bold red]error:[/] {escape(failures.describe(error))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the goodbye
-            console.print("interrupted; what had finished is kept", highlight=False)
+            interrupts.first_caught()  # a second Ctrl-C must not cut the goodbye short
+            console.print(interrupts.say_farewell(), highlight=False)
             raise typer.Exit(130) from None
 
     return wrapper
@@ -166,17 +165,16 @@ def train(
     _cue_set_go_only(config, "train", any_variant=True)
     run_config = load_config(config)
     check_memory(run_config, source=str(config))
-    try:
-        with TrainProgress(run_config.train.max_iters) as progress:
-            result = train_run(run_config, out, resume=resume, on_progress=progress)
-    except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def farewell() -> str:
         if (out / layout.CHECKPOINT_FILE).is_file():
-            console.print("interrupted; the last checkpoint is kept: continue with --resume", highlight=False)
-        else:
-            console.print("interrupted before the first checkpoint, so there is nothing to continue from; "
-                          "--resume starts the run again from the beginning", highlight=False)
-        raise typer.Exit(130) from None
+            return "interrupted; the last checkpoint is kept: continue with --resume"
+        return ("interrupted before the first checkpoint, so there is nothing to continue from; "
+                "--resume starts the run again from the beginning")
+
+    interrupts.farewell(farewell)
+    with TrainProgress(run_config.train.max_iters) as progress:
+        result = train_run(run_config, out, resume=resume, on_progress=progress)
     s = result.summary
     when = f"success at iteration {s['success_iteration']} ({s['time_to_success_s']:.1f} s)" if s["success_iteration"] else "no success"
     console.print(f"{s['iterations']} iterations in {s['elapsed_s']:.1f} s, {when}; kept iteration {s['best_iteration']}")
@@ -346,15 +344,10 @@ def condense(
 
     if (Path(run) / layout.CONFIG_FILE).is_file():  # else condense_run names what is missing
         check_memory(load_config(Path(run) / layout.CONFIG_FILE), source=str(Path(run) / layout.CONFIG_FILE))
-    try:
-        result = condense_run(run, out, settings, resume=resume, on_step=report)
-    except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        if (Path(out) / layout.CONDENSE_SETTINGS_FILE).is_file():
-            console.print("interrupted; every finished step is kept: continue with --resume", highlight=False)
-        else:
-            console.print("interrupted before anything was written; run the same command again", highlight=False)
-        raise typer.Exit(130) from None
+    interrupts.farewell(lambda: "interrupted; every finished step is kept: continue with --resume"
+                        if (Path(out) / layout.CONDENSE_SETTINGS_FILE).is_file()
+                        else "interrupted before anything was written; run the same command again")
+    result = condense_run(run, out, settings, resume=resume, on_step=report)
     console.print(result.reason, highlight=False)
     stdout.print(str(Path(out) / layout.CONDENSE_SUMMARY_FILE))
 
@@ -407,14 +400,10 @@ def sweep(
     jobs = make_spec(run_config, sizes=size_list, seeds=seeds, axis=extra_axis).jobs
     concurrent = 1 if scheduler is not None else (check_workers(workers) or available_cores())
     check_sweep([job.config for job in jobs], concurrent, source=str(config))
+    interrupts.farewell(lambda: "interrupted; finished networks are kept: run the same command again to continue")
     with SweepProgressBar() as progress:
-        try:
-            result = run_sweep(run_config, sizes=size_list, seeds=seeds, out=out, scheduler=scheduler,
-                               n_workers=workers, axis=extra_axis, on_progress=progress)
-        except KeyboardInterrupt:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            console.print("interrupted; finished networks are kept: run the same command again to continue")
-            raise typer.Exit(130) from None
+        result = run_sweep(run_config, sizes=size_list, seeds=seeds, out=out, scheduler=scheduler,
+                           n_workers=workers, axis=extra_axis, on_progress=progress)
     # fits 80 columns: short headers that never wrap, light borders; the axis field's name may fold
     table = Table(title=f"{out}: medians over seeds", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True,
@@ -634,12 +623,17 @@ def main() -> None:
 
     lean_compiler()
     enable_compilation_cache()
+    interrupts.watch()
     try:
         app()
     except KeyboardInterrupt:  # outside a command (while starting up): no traceback either
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        interrupts.first_caught()
         print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        interrupts.leave(130)
+    except SystemExit as done:
+        if done.code == 130:  # interrupted: do not wait for the work the interrupt abandoned
+            interrupts.leave(130)
+        raise
 
 
 if __name__ == "__main__":

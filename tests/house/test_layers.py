@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "src" / "rnncondense"
 # The layers, lowest first. A key names a module or a subpackage of rnncondense.
 RANKS = {
     "errors": 0,
-    "runtime": 1, "layout": 1, "metrics": 1, "validation": 1, "dirlock": 1, "failures": 1,
+    "runtime": 1, "interrupts": 1, "layout": 1, "metrics": 1, "validation": 1, "dirlock": 1, "failures": 1,
     "rnn": 2,
     "importers": 3,
     "tasks": 4,
