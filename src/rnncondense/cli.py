@@ -554,8 +554,9 @@ class _CircuitsHelp(TyperCommand):
         from rnncondense.circuits import CIRCUITS
 
         super().format_help(ctx, formatter)
+        here = Console()  # made now, so that it takes the terminal's width now, as typer's help does
         for name in CIRCUITS:
-            stdout.print(_parameter_table(name))
+            here.print(_parameter_table(name))
 
 
 @app.command(cls=_CircuitsHelp, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
