@@ -18,8 +18,11 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(VENV)/bin/rnncondense study configs/study.toml --out $(DEMO_OUT) --preset quick
 
+# The suite on every core, at most 4 (most tests keep one core busy); a test file runs whole on one
+# worker, so the expensive fixtures a file shares are built once. TEST_WORKERS=0 runs it in-process.
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(4, len(os.sched_getaffinity(0))))")
 test: setup browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The report test opens the page in Debian's headless Chromium; install it when absent.
 browser:
