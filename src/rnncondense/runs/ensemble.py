@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from rnncondense import layout, storage
+from rnncondense import layout, storage, ties
 from rnncondense.analysis.behavior import BehaviorMetrics, behavior_metrics, masked_mse
 from rnncondense.config import RunConfig, config_digest, config_to_dict, load_config
 from rnncondense.errors import ConfigError, RunDirError, TrainingDiverged, shown
@@ -371,7 +371,10 @@ def _finish(members: list[_Member], ks: list[int], params, opt_state, checkpoint
             "n_units": m.config.model.n_units,
         }
         best_params = jax.tree.map(jnp.asarray, s.best_params)
-        storage.save_params(m.run_dir / layout.PARAMS_FILE, best_params,
-                            meta={"iteration": s.best_iteration, "task": m.config.task.name})
-        storage.write_json(m.run_dir / layout.METRICS_FILE, {"validation": metrics[k].to_dict(), "training": summary})
+        record = {"validation": metrics[k].to_dict(), "training": summary}
+        storage.save_params(m.run_dir / layout.PARAMS_FILE, best_params, meta={
+            "iteration": s.best_iteration, "task": m.config.task.name,
+            ties.CONFIG_KEY: config_digest(m.config), ties.METRICS_KEY: ties.json_digest(record),  # as train_run
+        })
+        storage.write_json(m.run_dir / layout.METRICS_FILE, record)
         m.result = TrainResult(m.run_dir, best_params, metrics[k], summary)
