@@ -126,7 +126,7 @@ def _describe_error(error: BaseException | None) -> str:
     return f"{name}: {error}"
 
 
-@holding("out")  # one writer per directory (dirlock)
+@holding("out", delegate=(layout.NETWORKS_DIR,))  # one writer per directory (dirlock); workers hold networks/<name>
 def run_sweep(
     config: RunConfig,
     *,
