@@ -23,6 +23,7 @@ custom JVP, which `vmap` cannot batch) and the Hessian-free constants other than
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -36,7 +37,9 @@ from jax import lax
 from rnncondense import layout, storage, ties
 from rnncondense.analysis.behavior import BehaviorMetrics, behavior_metrics, masked_mse
 from rnncondense.config import RunConfig, config_digest, config_to_dict, load_config
+from rnncondense.dirlock import hold
 from rnncondense.errors import ConfigError, RunDirError, TrainingDiverged, shown
+from rnncondense.memory import check_ensemble
 from rnncondense.rnn import Params, recurrent_noise, simulate_time_major
 from rnncondense.tasks import make_task
 from rnncondense.tasks.cue_set_go import TrialBatch
@@ -248,6 +251,15 @@ def train_ensemble(
     if len(set(d.resolve() for d in run_dirs)) != len(run_dirs):
         raise ConfigError("ensemble: two members share a run directory; give each its own")
     check_members(configs)
+    check_ensemble(configs)  # before any allocation: the members' buffers are held at once
+    with contextlib.ExitStack() as held:  # one writer per directory (dirlock), every member's
+        for run_dir in run_dirs:
+            held.enter_context(hold(run_dir))
+        return _train_ensemble(configs, run_dirs, resume=resume, on_progress=on_progress)
+
+
+def _train_ensemble(configs: list[RunConfig], run_dirs: list[Path], *, resume: bool,
+                    on_progress: Callable[[int, Progress], None] | None) -> list[TrainResult]:
     base = configs[0]
     task = make_task(base.task)
     t = base.train
