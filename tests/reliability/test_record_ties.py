@@ -111,6 +111,18 @@ def test_an_edited_record_is_refused_by_name(study, tmp_path, name, command):
     assert _snapshot(tmp_path) == before
 
 
+def test_the_report_refuses_to_print_an_edited_config(study, tmp_path):
+    """The report prints the base network's config.toml: an edited one is refused (its digest is in
+    params.safetensors), not shown beside numbers it did not produce."""
+    path = study / layout.STUDY_BASE_DIR / layout.CONFIG_FILE
+    text = path.read_text()
+    assert "sigma_rec = 0.05\n" in text
+    path.write_text(text.replace("sigma_rec = 0.05\n", "sigma_rec = 0.04\n"))
+    before = _snapshot(tmp_path)
+    _refused(["report", study], str(path), "changed after params.safetensors was written")
+    assert _snapshot(tmp_path) == before and not (study / layout.REPORT_FILE).exists()
+
+
 def test_an_edited_study_record_is_refused_before_any_work(study, tmp_path):
     (tmp_path / "base.toml").write_bytes((study / layout.STUDY_BASE_DIR / layout.CONFIG_FILE).read_bytes())
     edit_one_byte(study / layout.STUDY_FILE)
