@@ -137,3 +137,82 @@ def test_configs_that_exceed_memory_are_refused_before_allocation(tmp_path, draw
     assert len(lines) == 1 and "needs at least" in lines[0] and "memory available" in lines[0] and str(path) in lines[0]
     assert not out.exists()
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 500_000  # < 0.5 GB more than before
+
+
+def _refused_before_allocation(result, path_name, peak_before):
+    import resource
+
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "needs at least" in lines[0] and "memory available" in lines[0] and path_name in lines[0]
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 500_000  # < 0.5 GB more than before
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(drawn=huge_configs(), seeds=st.integers(1, 3))
+def test_sweeps_that_exceed_memory_are_refused_before_allocation(tmp_path, drawn, seeds):
+    """The same configs as a sweep over their size: refused before a worker or a directory exists."""
+    import resource
+
+    from hypothesis import assume
+    from typer.testing import CliRunner
+
+    from rnncondense.cli import app
+    from rnncondense.memory import available_bytes
+
+    data, at_least = drawn
+    available = available_bytes()
+    assume(available is not None and at_least > available)
+    data = {**data, "train": {**data["train"], "stop_on_success": False}}  # as a sweep requires
+    path = tmp_path / "huge.toml"
+    path.write_text(tomli_w.dumps(data))
+    assert isinstance(load_config(path), RunConfig)
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    out = tmp_path / "never"
+    result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(out), "--sizes", str(data["model"]["n_units"]),
+                                      "--seeds", str(seeds), "--workers", "1"])
+    _refused_before_allocation(result, str(path), peak_before)
+    assert not out.exists()
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(drawn=huge_configs(), members=st.integers(1, 4), adam=st.booleans())
+def test_ensembles_that_exceed_memory_are_refused_before_allocation(tmp_path, drawn, members, adam):
+    """An ensemble holds every member's buffers at once: members x (B, T, N) float32 at least."""
+    import resource
+
+    import pytest
+    from hypothesis import assume
+
+    from rnncondense.config import config_from_dict
+    from rnncondense.memory import available_bytes
+    from rnncondense.runs.ensemble import train_ensemble
+
+    data, at_least = drawn
+    if adam and data["train"]["trainer"] == "hf":  # ensembles train both; draw Adam as often as HF
+        batch = data["train"]["hf"]["gradient_batch_size"]
+        data = {**data, "train": {"trainer": "adam", "adam": {"batch_size": batch}}}
+    available = available_bytes()
+    assume(available is not None and members * at_least > available)
+    configs = [config_from_dict({**data, "train": {**data["train"], "seed": k}}) for k in range(members)]
+    dirs = [tmp_path / f"member{k}" for k in range(members)]
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ConfigError, match=r"needs? at least .* memory available"):
+        train_ensemble(configs, dirs)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 500_000
+    assert not any(d.exists() for d in dirs)
+
+
+def test_an_ensemble_whose_members_fit_alone_but_not_together_is_refused():
+    """3 members each needing 40 % of the memory available: each passes alone, together they do not."""
+    import pytest
+
+    from rnncondense.config import config_from_dict
+    from rnncondense.memory import check_ensemble, check_memory, largest_buffer
+
+    config = config_from_dict({"model": {"n_units": 200}})
+    available = int(largest_buffer(config).bytes / 0.4)
+    check_memory(config, available=available)
+    check_ensemble([config, config], available=available)
+    with pytest.raises(ConfigError, match=r"ensemble: 3 members trained at once need at least"):
+        check_ensemble([config] * 3, available=available)

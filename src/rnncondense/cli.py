@@ -472,11 +472,11 @@ def study(
 
 def _failed_networks(study_dir: Path) -> tuple[int, int] | None:
     """(failed, total) networks in the study's size sweep, or None if none failed."""
-    from rnncondense import storage
+    from rnncondense import ties
     path = study_dir / layout.STUDY_SWEEP_DIR / layout.SWEEP_RESULTS_CSV
     if not path.is_file():
         return None
-    rows = storage.read_rows(path, required=("status",))
+    rows = ties.read_rows(path, required=("status",))  # an edited table is refused (its sidecar)
     failed = sum(row["status"] == "failed" for row in rows)
     return (failed, len(rows)) if failed else None
 

@@ -27,6 +27,19 @@ The holder's worker processes (a sweep's Dask workers) write below the holder's 
 lock; each worker also holds the network directory it writes (`sweep.network.train_network`), so
 two workers of two clients never write one network.
 
+Directories inside directories. A lock covers its directory's whole tree: a writer may not hold a
+directory inside one another process holds (`condense RUN --out RUN/sub` while RUN is trained;
+`train --out STUDY/base` while a study runs), nor one that contains a directory another process
+holds (a study started over a running sweep). Both are refused with one line naming the other
+directory and its holder, before anything is created. The exception is a subtree its holder hands
+to its own workers: `hold(out, delegate=("networks",))` writes "delegate networks" into the lock
+file, and a worker process may then hold OUT/networks/<name> (and the ancestors of OUT held by that
+same process do not refuse it either: a study's sweep). Each side checks after it has locked its
+own directory too, so of two writers racing for a parent and a child at least one sees the other;
+both may be refused, never both let in. The tree below a directory is searched for held locks to a
+depth of `_DEPTH` (rnncondense's own layouts nest 4 deep at most) and over at most `_ENTRIES`
+entries, so a lock below that in a huge tree is not seen; the directory's own lock still holds.
+
 `holding("out")` is the decorator form: it holds the directory passed as the function's argument
 `out` for the whole call.
 """
@@ -52,6 +65,9 @@ __all__ = ["LOCK_FILE", "DirectoryBusy", "hold", "holding", "is_lock_file"]
 
 LOCK_FILE = ".rnncondense.lock"
 _ATTEMPTS = 20  # tries against the release race described above; each is a few system calls
+_DEPTH = 5  # how deep below a directory held locks are searched for
+_ENTRIES = 20000  # and over how many entries at most
+_DELEGATE = "delegate"  # a line "delegate <relative path>" in a lock file hands that subtree to workers
 
 _held: dict[str, tuple[int, int]] = {}  # resolved directory -> (thread id, depth) of this process
 _registry = threading.Lock()
@@ -94,7 +110,87 @@ def _missing_parents(directory: Path) -> list[Path]:
     return missing
 
 
-def _acquire(directory: Path, say: Callable[[str], None]) -> int:
+def _probe(lock: Path) -> tuple[bool, list[str]]:
+    """(held by another open file, the lock file's words) of the lock file `lock`; a lock file this
+    process holds counts as held (callers skip those first)."""
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False, []
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True, os.pread(fd, 4096, 0).decode("utf-8", errors="replace").split("\n")
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False, []
+    finally:
+        os.close(fd)
+
+
+def _mine(key: str) -> bool:
+    """Whether this thread holds the directory whose real path is `key`."""
+    with _registry:
+        owner = _held.get(key)
+    return owner is not None and owner[0] == threading.get_ident()
+
+
+def _refuse_inside(directory: Path, real: Path) -> None:
+    """Refuse `directory` (real path `real`) if an ancestor is held by another process that did not
+    hand the subtree holding `directory` to its workers."""
+    granted: set[str] = set()  # pids that handed a subtree holding `directory` to their workers
+    for ancestor in real.parents:
+        lock = ancestor / LOCK_FILE
+        if not os.path.lexists(lock) or _mine(str(ancestor)):
+            continue
+        held, lines = _probe(lock)
+        if not held:
+            continue
+        words = lines[0].split() if lines else []
+        pid = words[0] if words and words[0].isdigit() else ""
+        handed = [line.split(maxsplit=1)[1] for line in lines[1:] if line.startswith(_DELEGATE + " ")]
+        if pid and (pid in granted or any(ancestor / part == real or ancestor / part in real.parents for part in handed)):
+            granted.add(pid)
+            continue
+        raise DirectoryBusy(
+            f"'{directory}' is inside '{ancestor}', which is in use by another rnncondense command "
+            f"({_holder(lock)}); wait for it to finish, or stop it, or choose a directory outside it"
+        )
+
+
+def _refuse_containing(directory: Path, real: Path, delegate: tuple[str, ...]) -> None:
+    """Refuse `directory` (real path `real`) if a directory below it (but not in a subtree handed to
+    workers, `delegate`) is held by another process or thread."""
+    handed = [real / part for part in delegate]
+    seen = 0
+    for top, dirs, files in os.walk(real):
+        here = Path(top)
+        depth = len(here.relative_to(real).parts)
+        seen += len(dirs) + len(files)
+        if any(here == h or h in here.parents for h in handed):
+            dirs[:] = []
+            continue
+        if here != real and LOCK_FILE in files and not _mine(str(here)):
+            held, _ = _probe(here / LOCK_FILE)
+            if held:
+                shown = directory / here.relative_to(real)
+                raise DirectoryBusy(
+                    f"'{directory}' contains '{shown}', which is in use by another rnncondense command "
+                    f"({_holder(here / LOCK_FILE)}); wait for it to finish, or stop it, or choose another directory"
+                )
+        if depth >= _DEPTH or seen > _ENTRIES:
+            dirs[:] = []
+
+
+def _refuse_nested(directory: Path, delegate: tuple[str, ...]) -> None:
+    """Refuse `directory` if it lies inside, or contains, a directory another writer holds."""
+    real = Path(os.path.realpath(directory))
+    _refuse_inside(directory, real)
+    if real.is_dir():
+        _refuse_containing(directory, real, delegate)
+
+
+def _acquire(directory: Path, say: Callable[[str], None], delegate: tuple[str, ...] = ()) -> int:
     """Lock `directory`'s lock file; returns its descriptor. Raises DirectoryBusy."""
     path = directory / LOCK_FILE
     for _ in range(_ATTEMPTS):
@@ -131,7 +227,8 @@ def _acquire(directory: Path, say: Callable[[str], None]) -> int:
                 say(f"note: taking over the stale lock of '{directory}' (pid {previous[0]} on {previous[1][:64]} "
                     "is no longer running)")
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()} {socket.gethostname()} {time.time():.0f}\n".encode(), 0)
+            handed = "".join(f"{_DELEGATE} {part}\n" for part in delegate)
+            os.pwrite(fd, f"{os.getpid()} {socket.gethostname()} {time.time():.0f}\n{handed}".encode(), 0)
         except BaseException:
             os.close(fd)
             raise
@@ -155,7 +252,8 @@ def _release(directory: Path, fd: int, created: list[Path]) -> None:
 
 
 @contextlib.contextmanager
-def hold(directory: str | Path, *, create: bool = True, say: Callable[[str], None] = _say) -> Iterator[Path]:
+def hold(directory: str | Path, *, create: bool = True, say: Callable[[str], None] = _say,
+         delegate: tuple[str, ...] = ()) -> Iterator[Path]:
     """Hold the advisory lock of `directory` (created if missing) for the `with` block.
 
     Args:
@@ -163,13 +261,16 @@ def hold(directory: str | Path, *, create: bool = True, say: Callable[[str], Non
         create: create `directory` if it is missing; with False a missing directory is not locked
             (for commands that write into an existing run and refuse a missing one themselves).
         say: where the one-line note of a stale lock taken over goes (default: stderr).
+        delegate: subdirectories (relative paths) that the holder's worker processes may hold
+            while it holds `directory` (a sweep's networks/).
 
     Yields:
         `directory` as a Path.
 
     Raises:
-        DirectoryBusy: another process, or another thread of this one, holds the lock (one line
-            naming the directory and the holder's pid).
+        DirectoryBusy: another process, or another thread of this one, holds the lock, or a
+            directory that contains `directory` or lies inside it (one line naming that directory
+            and the holder's pid).
         RunDirError: `directory` exists and is not a directory.
         OSError: the directory or its lock file cannot be created (read-only, permissions, ...).
     """
@@ -198,10 +299,18 @@ def hold(directory: str | Path, *, create: bool = True, say: Callable[[str], Non
                 thread, depth = _held[key]
                 _held[key] = (thread, depth - 1)
         return
+    _refuse_nested(directory, delegate)  # before anything is created
     created = _missing_parents(directory)
-    fd = _acquire(directory, say)
+    fd = _acquire(directory, say, delegate)
     with _registry:
         _held[key] = (me, 1)
+    try:
+        _refuse_nested(directory, delegate)  # again, now that this lock is visible to the other side
+    except BaseException:
+        with _registry:
+            _held.pop(key, None)
+        _release(directory, fd, created)
+        raise
     try:
         yield directory
     finally:
@@ -210,9 +319,9 @@ def hold(directory: str | Path, *, create: bool = True, say: Callable[[str], Non
         _release(directory, fd, created)
 
 
-def holding(parameter: str, *, create: bool = True) -> Callable[[Callable], Callable]:
+def holding(parameter: str, *, create: bool = True, delegate: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
     """Decorator: hold the directory given as argument `parameter` of the function for the call
-    (`create` as in `hold`)."""
+    (`create` and `delegate` as in `hold`)."""
 
     def decorate(function: Callable) -> Callable:
         signature = inspect.signature(function)
@@ -220,7 +329,7 @@ def holding(parameter: str, *, create: bool = True) -> Callable[[Callable], Call
         @functools.wraps(function)
         def wrapper(*args, **kwargs):
             directory = signature.bind(*args, **kwargs).arguments[parameter]
-            with hold(directory, create=create):
+            with hold(directory, create=create, delegate=delegate):
                 return function(*args, **kwargs)
 
         return wrapper

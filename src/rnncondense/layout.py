@@ -63,6 +63,10 @@ STUDY_CIRCUITS_DIR = "circuits"
 # in STUDY_CONDENSE_DIR: iterative condensation per retraining rule (until success, fixed budget)
 STUDY_ITERATIVE_DIRS = {"success": "iterative", "budget": "iterative-budget"}
 
+# ------------------------------------------------------------------------------ any directory
+# NAME.sha256 beside a record NAME that no weights file ties: its digest, as sha256sum writes it (`ties`)
+SIDECAR_SUFFIX = ".sha256"
+
 # ------------------------------------------------------------------------------ a circuit
 CIRCUIT_SUMMARY_FILE = "summary.json"
 

@@ -24,7 +24,8 @@ from typing import NamedTuple
 from rnncondense.config import RunConfig
 from rnncondense.errors import ConfigError
 
-__all__ = ["Estimate", "largest_buffer", "available_bytes", "check_memory", "check_workers", "check_sweep", "format_bytes"]
+__all__ = ["Estimate", "largest_buffer", "available_bytes", "check_memory", "check_workers", "check_sweep", "check_ensemble",
+           "format_bytes"]
 
 FLOAT_BYTES = 4  # float32
 TRAJECTORY_COPIES = 3  # states, rates and input drive, each (B, T, N)
@@ -162,4 +163,27 @@ def check_sweep(configs: list[RunConfig], workers: int, *, source: str = "sweep"
             f"(up to {format_bytes(largest[0])} for one network's buffer, plus {format_bytes(workers * WORKER_IDLE_BYTES)} "
             f"for the workers), more than the {format_bytes(available)} of memory available; use fewer --workers or "
             "smaller sizes"
+        )
+
+
+def check_ensemble(configs: list[RunConfig], *, source: str = "ensemble", available: int | None = None) -> None:
+    """Refuse an ensemble whose members' largest buffers, held at once (the members are one vmapped
+    program: each buffer gains a leading member axis), need more memory than is available. Each
+    member is checked alone first (`check_memory`), so that message names its own buffer.
+
+    Raises:
+        ConfigError: one line with the total, the member count and the memory available.
+    """
+    available = available_bytes() if available is None else available
+    for config in configs:
+        check_memory(config, source=source, available=available)
+    if available is None or not configs:
+        return
+    buffers = [largest_buffer(config) for config in configs]
+    total = sum(b.bytes for b in buffers)
+    if total > available:
+        raise ConfigError(
+            f"{source}: {len(configs)} members trained at once need at least {format_bytes(total)} (each member's largest "
+            f"buffer, up to {format_bytes(max(b.bytes for b in buffers))}: {max(buffers).description}), more than the "
+            f"{format_bytes(available)} of memory available; train fewer members together"
         )

@@ -14,7 +14,7 @@ import pytest
 import safetensors.numpy
 from typer.testing import CliRunner
 
-from rnncondense import layout, storage
+from rnncondense import layout, storage, ties
 from rnncondense.cli import app
 
 runner = CliRunner()
@@ -138,6 +138,8 @@ def test_a_damaged_sweep_result_is_refused_and_kept(tmp_path):
     (path,) = out.glob("networks/*/result.json")
     path.write_text(json.dumps({**storage.read_json(path), "task": {"mse": "small"}}))
     damaged = path.read_bytes()
+    _refused(args, str(path), "changed after it was written")  # its sidecar (ties) no longer matches
+    ties.sidecar(path).unlink()  # as a result written before the sidecars: its entries are checked
     _refused(args, str(path), "mse")
     assert path.read_bytes() == damaged  # refused, not overwritten: the user decides
 

@@ -154,6 +154,110 @@ def test_storage_treats_the_lock_file_as_nothing(tmp_path):
     assert dirlock.is_lock_file(tmp_path / "x" / LOCK_FILE)
 
 
+# ------------------------------------------------------------------------- directories inside directories
+
+DELEGATING = ("import sys, time\nfrom rnncondense.dirlock import hold\n"
+              "with hold(sys.argv[1], delegate=('networks',)):\n    print('held', flush=True)\n    time.sleep(60)\n")
+
+
+def test_a_directory_inside_a_held_one_is_refused_before_anything_is_created(tmp_path):
+    outer = tmp_path / "run"
+    holder = _start_holder(outer)
+    try:
+        before = _snapshot(tmp_path)
+        for inner in (outer / "sub", outer / "sub" / "deeper", outer):
+            with pytest.raises(DirectoryBusy) as refused:
+                with hold(inner):
+                    pass
+            assert f"'{outer}'" in str(refused.value) and f"pid {holder.pid} " in str(refused.value)
+        assert _snapshot(tmp_path) == before and not (outer / "sub").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_directory_containing_a_held_one_is_refused(tmp_path):
+    study = tmp_path / "study"
+    inner = study / "condense" / "iterative"
+    holder = _start_holder(inner)
+    try:
+        before = _snapshot(tmp_path)
+        for outer in (study, study / "condense"):
+            with pytest.raises(DirectoryBusy, match=f"contains '{inner}', which is in use .*pid {holder.pid} "):
+                with hold(outer):
+                    pass
+        with hold(study / "base"):  # a sibling is free
+            pass
+        assert _snapshot(tmp_path) == before and not (study / LOCK_FILE).exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_subtree_handed_to_workers_may_be_held_by_them_and_nothing_else(tmp_path):
+    sweep = tmp_path / "study" / "sweep"
+    holder = subprocess.Popen([sys.executable, "-c", DELEGATING, str(sweep)], stdout=subprocess.PIPE, text=True, env=_env())
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert "delegate networks" in (sweep / LOCK_FILE).read_text()
+        with hold(sweep / "networks" / "n003_s0"):  # what a sweep's worker does
+            with pytest.raises(DirectoryBusy, match="is inside"):
+                with hold(sweep / "figures"):
+                    pass
+        for refused in (sweep, tmp_path / "study"):
+            with pytest.raises(DirectoryBusy):
+                with hold(refused):
+                    pass
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_nesting_in_one_thread_and_stale_locks_around_are_allowed(tmp_path):
+    with hold(tmp_path / "study"):  # a study holds its directory, then trains and condenses inside it
+        with hold(tmp_path / "study" / "base"):
+            pass
+    with hold(tmp_path / "a" / "b"):
+        with hold(tmp_path / "a"):
+            pass
+    for directory in (tmp_path / "p", tmp_path / "p" / "q" / "r"):  # locks whose processes are gone
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / LOCK_FILE).write_text(f"{_dead_pid()} host 0\n")
+    with hold(tmp_path / "p" / "q", say=lambda text: None):
+        pass
+
+
+def test_commands_refuse_a_directory_inside_or_around_one_in_use(tiny_run, tmp_path):
+    """`condense RUN --out RUN/sub` while another command holds RUN, and `train --out STUDY/base`
+    while a study holds STUDY: one line naming the held directory and its holder, exit status 2,
+    no file changed."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from rnncondense.cli import app
+
+    run = Path(shutil.copytree(tiny_run, tmp_path / "run"))
+    study = tmp_path / "study"
+    (tmp_path / "tiny.toml").write_text(TRAIN.format(g=1.0, iters=1))
+    commands = [
+        (run, ["condense", run, "--out", run / "sub", "--method", "one-shot", "--max-merges", "1"]),
+        (study, ["train", tmp_path / "tiny.toml", "--out", study / "base"]),
+    ]
+    for held, args in commands:
+        holder = _start_holder(held)
+        try:
+            before = _snapshot(tmp_path)
+            result = CliRunner().invoke(app, [str(a) for a in args])
+            lines = [line for line in result.stderr.splitlines() if line.strip()]
+            assert result.exit_code == 2 and len(lines) == 1 and "Traceback" not in result.output, result.output
+            assert f"is inside '{held}'" in lines[0] and f"pid {holder.pid} " in lines[0], lines[0]
+            assert _snapshot(tmp_path) == before
+        finally:
+            holder.kill()
+            holder.wait()
+
+
 # ---------------------------------------------------------------------------------------- commands
 
 TRAIN = """

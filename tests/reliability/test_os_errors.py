@@ -104,8 +104,10 @@ def test_a_full_disk_is_one_line_and_keeps_the_checkpoint(tmp_path, monkeypatch)
     (tmp_path / "tiny.toml").write_text(TINY)
     _fail_writes_of(layout.PARAMS_FILE, errno.ENOSPC, monkeypatch)
     out = tmp_path / "run"
+    outside = _snapshot(tmp_path, skip=out)
     result = runner.invoke(app, ["train", str(tmp_path / "tiny.toml"), "--out", str(out)])
     _one_line(result, str(out / layout.PARAMS_FILE), "disk is full", "[ENOSPC]", progress=True)
+    assert _snapshot(tmp_path, skip=out) == outside
     storage.load_tensors(out / layout.CHECKPOINT_FILE, kind="checkpoint")  # finished work is kept, intact
     assert not (out / layout.PARAMS_FILE).exists() and not (out / LOCK_FILE).exists()
     assert not [p for p in out.iterdir() if storage.is_temporary(p)]

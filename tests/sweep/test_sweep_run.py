@@ -206,3 +206,52 @@ def test_an_existing_cluster_is_used_through_its_scheduler_address(tmp_path):
     assert threads == 1
     assert result.trained == 1 and result.failed == {}
     assert storage.read_json(tmp_path / "out" / layout.NETWORKS_DIR / "n003_s0" / "result.json")["solution"]["n_units"] == 3
+
+
+# ------------------------------------------------------------------------------ records tied by their sidecars
+
+
+def _edit_one_byte(path):
+    data = bytearray(path.read_bytes())
+    at = max(i for i, byte in enumerate(data) if chr(byte).isdigit())
+    data[at] = ord("1") if data[at] != ord("1") else ord("2")
+    path.write_bytes(bytes(data))
+
+
+def _tree(root):
+    return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("name", ["sweep.json", "results.csv", "results.nc", "networks/*/result.json"])
+def test_an_edited_sweep_record_is_refused_by_name(killed_sweep, tmp_path, name):
+    """One byte of a record changed by hand: the command that reads it back (a rerun of the sweep, the
+    study's report, the table reader) refuses it with one line naming it, exit status 2, nothing written."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from rnncondense import ties
+    from rnncondense.cli import app
+    from rnncondense.config import config_to_dict
+    from rnncondense.errors import FileFormatError
+
+    out, _, _ = killed_sweep
+    study = tmp_path / "study"
+    sweep = shutil.copytree(out, study / layout.STUDY_SWEEP_DIR)
+    path = sorted(sweep.glob(name))[0]
+    assert ties.sidecar(path).is_file()
+    _edit_one_byte(path)
+    config = tmp_path / "sweep.toml"
+    storage.write_toml(config, config_to_dict(tiny_sweep_config()))
+    before = _tree(tmp_path)
+    if name == "results.nc":
+        with pytest.raises(FileFormatError, match=r"results\.nc: changed after it was written"):
+            read_table(sweep)
+    else:
+        command = (["report", study] if name == "results.csv" else
+                   ["sweep", config, "--out", sweep, "--sizes", ",".join(map(str, SIZES)), "--seeds", SEEDS, "--workers", 1])
+        result = CliRunner().invoke(app, [str(a) for a in command])
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.exit_code == 2 and len(lines) == 1, result.output
+        assert str(path) in lines[0] and "changed after it was written" in lines[0], lines[0]
+    assert _tree(tmp_path) == before

@@ -13,7 +13,7 @@ from typing import Any
 import jax
 import xarray as xr
 
-from rnncondense import layout, storage
+from rnncondense import layout, storage, ties
 from rnncondense.analysis.activity import ACTIVITY_FORMAT
 from rnncondense.analysis.summary import check_k, solution_metrics
 from rnncondense.dirlock import holding
@@ -71,8 +71,9 @@ def analyze_run(
     summary = metrics.numbers
 
     out_dir = storage.safe_child(run_dir, layout.ANALYSIS_DIR)
-    files = [write_activity(metrics.activity, out_dir / layout.ACTIVITY_FILE)]
-    storage.write_json(out_dir / layout.ANALYSIS_METRICS_FILE, summary)
+    activity_file = out_dir / layout.ACTIVITY_FILE
+    files = [ties.sealed(activity_file, lambda: write_activity(metrics.activity, activity_file))]  # with a sidecar (ties)
+    ties.write_json(out_dir / layout.ANALYSIS_METRICS_FILE, summary)  # with a sidecar (ties)
     files.append(out_dir / layout.ANALYSIS_METRICS_FILE)
     if figures:
         fig_dir = storage.safe_child(run_dir, layout.FIGURES_DIR)
@@ -108,6 +109,7 @@ def read_activity(path: str | Path) -> xr.Dataset:
     path = Path(path)
     if not path.is_file():
         raise FileFormatError(f"{path}: file not found")
+    ties.verify(path)
     try:
         activity = xr.load_dataset(path, engine="h5netcdf")
     except (OSError, ValueError) as error:

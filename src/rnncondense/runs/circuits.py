@@ -41,7 +41,7 @@ from rnncondense.circuits._config import config_from_overrides
 from rnncondense.dirlock import holding
 from rnncondense.errors import RunDirError
 from rnncondense.runs.figures import save_figure
-from rnncondense.storage import write_json
+from rnncondense.ties import write_json  # with a sidecar (ties)
 
 __all__ = ["Progress", "RUNNERS", "run_circuit", "run_lif", "run_linear2", "run_respiratory", "run_ring"]
 

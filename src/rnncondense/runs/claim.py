@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rnncondense import storage
+from rnncondense import storage, ties
 from rnncondense.errors import RunDirError, shown
 
 __all__ = ["ABSENT", "claim", "first_difference", "refuse_other_job"]
@@ -75,11 +75,11 @@ def claim(out: str | Path, record: str, identity: dict, *, what: str, write: boo
         storage.remove_stale_temporaries(out)
     path = out / record
     if path.is_file():
-        refuse_other_job(out, storage.read_json(path), identity, what=what, record=record)
+        refuse_other_job(out, ties.read_json(path), identity, what=what, record=record)
         return True
     if out.is_dir() and not storage.holds_nothing(out):  # the lock file of this command does not count
         raise RunDirError(f"--out '{out}' is not empty and holds no {record}; choose a new or empty directory")
     out.mkdir(parents=True, exist_ok=True)
     if write:
-        storage.write_json(path, identity)
+        ties.write_json(path, identity)  # with a sidecar (ties)
     return False

@@ -143,13 +143,13 @@ def _prepare(run_dir: Path, out: Path, settings: CondenseConfig, params: Params,
     if resume:
         if not saved_path.is_file():
             raise RunDirError(f"'{out}' holds no condensation to resume (no {layout.CONDENSE_SETTINGS_FILE})")
-        refuse_other_job(out, storage.read_json(saved_path), identity, what="a condensation",
+        refuse_other_job(out, ties.read_json(saved_path), identity, what="a condensation",
                          record=layout.CONDENSE_SETTINGS_FILE)
         steps = completed_steps(out)
         _clear_interrupted(out)
         return steps
     storage.prepare_new_run_dir(out)
-    storage.write_json(saved_path, identity)
+    ties.write_json(saved_path, identity)  # with a sidecar (ties)
     return []
 
 
@@ -197,8 +197,8 @@ def condense_run(
         )
     else:
         reason = canonical(original, context, record_step, start_step=state.step)
-    storage.write_csv(out / layout.CONDENSE_SUMMARY_FILE, records, list(COLUMNS))
-    storage.write_json(out / layout.CONDENSE_RESULT_FILE, {"reason": reason, "final": records[-1], "steps": len(records) - 1})
+    ties.write_csv(out / layout.CONDENSE_SUMMARY_FILE, records, list(COLUMNS))  # with sidecars (ties)
+    ties.write_json(out / layout.CONDENSE_RESULT_FILE, {"reason": reason, "final": records[-1], "steps": len(records) - 1})
     if figures:
         plot_condensation(out, config, records, settings)
     return CondenseResult(out, records, reason)

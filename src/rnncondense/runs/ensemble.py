@@ -23,6 +23,7 @@ custom JVP, which `vmap` cannot batch) and the Hessian-free constants other than
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -33,10 +34,12 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from rnncondense import layout, storage
+from rnncondense import layout, storage, ties
 from rnncondense.analysis.behavior import BehaviorMetrics, behavior_metrics, masked_mse
 from rnncondense.config import RunConfig, config_digest, config_to_dict, load_config
+from rnncondense.dirlock import hold
 from rnncondense.errors import ConfigError, RunDirError, TrainingDiverged, shown
+from rnncondense.memory import check_ensemble
 from rnncondense.rnn import Params, recurrent_noise, simulate_time_major
 from rnncondense.tasks import make_task
 from rnncondense.tasks.cue_set_go import TrialBatch
@@ -248,6 +251,15 @@ def train_ensemble(
     if len(set(d.resolve() for d in run_dirs)) != len(run_dirs):
         raise ConfigError("ensemble: two members share a run directory; give each its own")
     check_members(configs)
+    check_ensemble(configs)  # before any allocation: the members' buffers are held at once
+    with contextlib.ExitStack() as held:  # one writer per directory (dirlock), every member's
+        for run_dir in run_dirs:
+            held.enter_context(hold(run_dir))
+        return _train_ensemble(configs, run_dirs, resume=resume, on_progress=on_progress)
+
+
+def _train_ensemble(configs: list[RunConfig], run_dirs: list[Path], *, resume: bool,
+                    on_progress: Callable[[int, Progress], None] | None) -> list[TrainResult]:
     base = configs[0]
     task = make_task(base.task)
     t = base.train
@@ -371,7 +383,10 @@ def _finish(members: list[_Member], ks: list[int], params, opt_state, checkpoint
             "n_units": m.config.model.n_units,
         }
         best_params = jax.tree.map(jnp.asarray, s.best_params)
-        storage.save_params(m.run_dir / layout.PARAMS_FILE, best_params,
-                            meta={"iteration": s.best_iteration, "task": m.config.task.name})
-        storage.write_json(m.run_dir / layout.METRICS_FILE, {"validation": metrics[k].to_dict(), "training": summary})
+        record = {"validation": metrics[k].to_dict(), "training": summary}
+        storage.save_params(m.run_dir / layout.PARAMS_FILE, best_params, meta={
+            "iteration": s.best_iteration, "task": m.config.task.name,
+            ties.CONFIG_KEY: config_digest(m.config), ties.METRICS_KEY: ties.json_digest(record),  # as train_run
+        })
+        storage.write_json(m.run_dir / layout.METRICS_FILE, record)
         m.result = TrainResult(m.run_dir, best_params, metrics[k], summary)

@@ -16,10 +16,10 @@ from typing import Any, NamedTuple
 
 import jax
 
-from rnncondense import layout, storage
+from rnncondense import layout, storage, ties
 from rnncondense.analysis.behavior import BehaviorMetrics
 from rnncondense.analysis.task_metrics import CRITERIA, ArrayTaskMetrics, evaluate_run_task
-from rnncondense.config import RunConfig, config_from_dict, config_to_dict
+from rnncondense.config import RunConfig, config_digest, config_from_dict, config_to_dict
 from rnncondense.errors import ConfigError, FileFormatError
 from rnncondense.importers import Imported, import_network
 from rnncondense.tasks import make_task
@@ -69,9 +69,10 @@ def import_run(path: str | Path, fmt: str, out: str | Path, *, task_path: str | 
     storage.prepare_new_run_dir(out)
     storage.write_toml(out / layout.CONFIG_FILE, config_to_dict(config))
     provenance = {"source": str(path), "format": fmt, "summary": imported.summary(), "not_read": list(imported.ignored)}
-    storage.save_params(out / layout.PARAMS_FILE, imported.params, meta={"imported": provenance, "task": config.task.name})
-    storage.write_json(
-        out / layout.METRICS_FILE,
-        {"validation": metrics.to_dict(), "criterion": CRITERIA[config.task.name], "import": provenance},
-    )
+    record = {"validation": metrics.to_dict(), "criterion": CRITERIA[config.task.name], "import": provenance}
+    storage.save_params(out / layout.PARAMS_FILE, imported.params, meta={
+        "imported": provenance, "task": config.task.name,
+        ties.CONFIG_KEY: config_digest(config), ties.METRICS_KEY: ties.json_digest(record),  # as train_run
+    })
+    storage.write_json(out / layout.METRICS_FILE, record)
     return ImportResult(out, imported, config, metrics)

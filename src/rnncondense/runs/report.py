@@ -23,6 +23,7 @@ from typing import Any, Iterable
 
 from rnncondense import layout, storage, ties
 from rnncondense.analysis.findings import Condensation, Finding, OneShotRun, study_findings
+from rnncondense.config import config_digest, load_config
 from rnncondense.dirlock import holding
 from rnncondense.errors import FileFormatError, RunDirError
 from rnncondense.metrics import SOLUTION_METRICS, metric
@@ -186,14 +187,14 @@ def _read_json(path: Path, required: dict[str, type | tuple[type, ...]] | None =
     of another type."""
     if not path.exists():
         return None
-    data = storage.read_json(_contained(path))
+    data = ties.read_json(_contained(path))  # an edited record with a sidecar is refused
     storage.check_entries(path, data, required or {})
     return data
 
 
 def _read_csv(path: Path, required: tuple[str, ...] = ()) -> list[dict]:
     """The rows of a CSV file, [] if there is no such file (`storage.read_rows` refuses a damaged one)."""
-    return storage.read_rows(_contained(path), required=required) if path.exists() else []
+    return ties.read_rows(_contained(path), required=required) if path.exists() else []
 
 
 def _columns(names: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -211,9 +212,12 @@ SOLUTION_COLUMNS = _columns(SOLUTION_METRICS)
 def base_section(study: Path, overview: list[dict], *, run: Path | None = None) -> tuple[str, str] | None:
     run = study / layout.STUDY_BASE_DIR if run is None else run
     metrics = _read_json(run / layout.METRICS_FILE, {"validation": dict, "training": dict})
-    if metrics is not None and (run / layout.PARAMS_FILE).is_file():  # an edited metrics.json is refused
+    if metrics is not None and (run / layout.PARAMS_FILE).is_file():  # an edited metrics.json or config.toml is refused
         _, meta = storage.load_tensors(_contained(run / layout.PARAMS_FILE), kind="params")
         ties.check(run / layout.METRICS_FILE, ties.json_digest(metrics), meta, ties.METRICS_KEY, run / layout.PARAMS_FILE)
+        if (run / layout.CONFIG_FILE).is_file():  # the page prints it
+            saved = load_config(_contained(run / layout.CONFIG_FILE))
+            ties.check(run / layout.CONFIG_FILE, config_digest(saved), meta, ties.CONFIG_KEY, run / layout.PARAMS_FILE)
     if metrics is None:
         return None
     validation, training = metrics["validation"], metrics["training"]
@@ -348,11 +352,12 @@ def study_records(study: Path) -> tuple[list[OneShotRun], list[Condensation], li
     for run in runs:
         settings = _condense_settings(run)
         records = _read_csv(run / layout.CONDENSE_SUMMARY_FILE, SUMMARY_COLUMNS)
-        finished = (run / layout.CONDENSE_RESULT_FILE).is_file()
+        result = _read_json(run / layout.CONDENSE_RESULT_FILE, {"reason": str})  # checked (ties) even if only its presence counts
+        finished = result is not None
         if settings["method"] == "one-shot":
             one_shot.append(OneShotRun(run.name, settings["similarity"], settings["operator"], records, finished))
         else:
-            result = _read_json(run / layout.CONDENSE_RESULT_FILE, {"reason": str}) or {}
+            result = result or {}
             others.append(Condensation(run.name, settings["method"], settings["operator"], settings["similarity"],
                                        settings.get("retrain_until", "success"), records, finished,
                                        result.get("reason", "")))

@@ -19,7 +19,7 @@ from typing import Annotated, Callable, Literal
 
 from pydantic import Field
 
-from rnncondense import layout, storage
+from rnncondense import layout, storage, ties
 from rnncondense.config import RunConfig, config_from_dict, config_to_dict
 from rnncondense.dirlock import holding
 from rnncondense.errors import ConfigError
@@ -110,7 +110,7 @@ def _sweep_done(path: Path) -> bool:
     """The sweep wrote its tables (it does so at the end) and no network failed or is missing."""
     if not _done(path, layout.SWEEP_RESULTS_CSV):
         return False
-    return all(row.get("status") in ("done", "diverged") for row in storage.read_rows(path / layout.SWEEP_RESULTS_CSV, required=("status",)))
+    return all(row.get("status") in ("done", "diverged") for row in ties.read_rows(path / layout.SWEEP_RESULTS_CSV, required=("status",)))
 
 
 @holding("out")  # one writer per directory (dirlock)

@@ -23,7 +23,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 import xarray as xr
 
-from rnncondense import layout, storage
+from rnncondense import layout, storage, ties
 from rnncondense.config import RunConfig
 from rnncondense.dirlock import holding
 from rnncondense.errors import ConfigError, RunDirError, UserError
@@ -111,7 +111,7 @@ def _compilation_cache() -> str | None:
 def _started_s(run_dir: Path, since: float) -> float | None:
     """When the running attempt of a network started (epoch s), if it started after `since`."""
     try:
-        started = float(storage.read_json(run_dir / layout.NETWORK_ATTEMPT_FILE)["started"])
+        started = float(ties.read_json(run_dir / layout.NETWORK_ATTEMPT_FILE)["started"])
     except (UserError, KeyError, TypeError, ValueError):
         return None
     return started if started >= since else None
@@ -126,7 +126,7 @@ def _describe_error(error: BaseException | None) -> str:
     return f"{name}: {error}"
 
 
-@holding("out")  # one writer per directory (dirlock)
+@holding("out", delegate=(layout.NETWORKS_DIR,))  # one writer per directory (dirlock); workers hold networks/<name>
 def run_sweep(
     config: RunConfig,
     *,
@@ -343,7 +343,7 @@ def check_sweep_dir(out: str | Path, spec: SweepSpec) -> Path:
     """
     out = Path(out)
     record_path = out / layout.SWEEP_FILE
-    if record_path.is_file() and storage.read_json(record_path).get("format") != SWEEP_FORMAT:
+    if record_path.is_file() and ties.read_json(record_path).get("format") != SWEEP_FORMAT:
         raise RunDirError(f"{record_path}: not an rnncondense sweep record")
     claim(out, layout.SWEEP_FILE, spec.record(), what="a sweep", write=False)
     return out
@@ -354,5 +354,5 @@ def write_sweep_file(out: Path, spec: SweepSpec) -> Path:
     has then found it equal to this sweep's record)."""
     (out / layout.NETWORKS_DIR).mkdir(parents=True, exist_ok=True)
     if not (out / layout.SWEEP_FILE).is_file():
-        storage.write_json(out / layout.SWEEP_FILE, spec.record())
+        ties.write_json(out / layout.SWEEP_FILE, spec.record())  # with a sidecar (ties)
     return out / layout.SWEEP_FILE

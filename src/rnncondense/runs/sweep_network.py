@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 
-from rnncondense import layout, storage
+from rnncondense import layout, storage, ties
 from rnncondense.config import config_digest, config_to_dict
 from rnncondense.dirlock import holding, is_lock_file
 from rnncondense.errors import FileFormatError, RunDirError, TrainingDiverged
@@ -66,7 +66,7 @@ def read_result(run_dir: Path, job: NetworkJob) -> dict[str, Any] | None:
     path = run_dir / layout.NETWORK_RESULT_FILE
     if not path.exists():
         return None
-    result = storage.read_json(path)
+    result = ties.read_json(path)
     if result.get("format") != RESULT_FORMAT:
         raise FileFormatError(f"{path}: not a sweep network result (format {result.get('format')!r}, expected {RESULT_FORMAT!r})")
     if result.get("network") != job.name or result.get("config_sha256") != config_digest(job.config):
@@ -131,7 +131,7 @@ def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: st
     stored = read_result(run_dir, job)
     if stored is not None:
         return stored
-    previous = storage.read_json(run_dir / layout.NETWORK_ATTEMPT_FILE) if (run_dir / layout.NETWORK_ATTEMPT_FILE).is_file() else {}  # always an object
+    previous = ties.read_json(run_dir / layout.NETWORK_ATTEMPT_FILE) if (run_dir / layout.NETWORK_ATTEMPT_FILE).is_file() else {}  # always an object
     attempt = int(previous.get("attempt", 0)) + 1
     resumed = (run_dir / layout.CONFIG_FILE).is_file()
     if resumed:  # temporary files of atomic writes that a killed attempt left behind
@@ -140,7 +140,7 @@ def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: st
         _fresh_start(run_dir, job)
     worker = {"address": _worker_address(), "host": socket.gethostname(), "pid": os.getpid()}
     record = {"network": job.name, "attempt": attempt, "resumed": resumed, **worker}
-    storage.write_json(run_dir / layout.NETWORK_ATTEMPT_FILE, {**record, "started": time.time()})
+    ties.write_json(run_dir / layout.NETWORK_ATTEMPT_FILE, {**record, "started": time.time()})
     restarted = False
     try:
         try:
@@ -148,7 +148,7 @@ def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: st
         except (FileFormatError, RunDirError):  # an unreadable checkpoint or a foreign config: start again
             _fresh_start(run_dir, job)
             resumed, restarted = False, True
-            storage.write_json(run_dir / layout.NETWORK_ATTEMPT_FILE, {**record, "resumed": False, "started": time.time()})
+            ties.write_json(run_dir / layout.NETWORK_ATTEMPT_FILE, {**record, "resumed": False, "started": time.time()})
             trained = train_run(job.config, run_dir, resume=True)
     except TrainingDiverged as error:
         result = _result(job, status="diverged", error=str(error))
@@ -163,9 +163,9 @@ def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: st
                         "cpu_s": time.process_time() - cpu_start}
     result.update(attempt=attempt, resumed=resumed, restarted=restarted, finished=time.time(),
                   worker={**worker, "peak_rss_mb": peak_rss_mb()})
-    storage.write_json(run_dir / layout.NETWORK_RESULT_FILE, result)
+    ties.write_json(run_dir / layout.NETWORK_RESULT_FILE, result)
     release_memory()  # the worker's next network starts from the memory this one started from
-    return storage.read_json(run_dir / layout.NETWORK_RESULT_FILE)
+    return ties.read_json(run_dir / layout.NETWORK_RESULT_FILE)
 
 
 def _result(job: NetworkJob, *, status: str, **parts: Any) -> dict[str, Any]:

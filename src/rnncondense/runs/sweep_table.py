@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from rnncondense import layout, storage
+from rnncondense import layout, storage, ties
 from rnncondense.errors import FileFormatError
 from rnncondense.metrics import METRICS, TASK_METRICS
 from rnncondense.sweep.spec import SweepSpec
@@ -161,9 +161,9 @@ def rows_to_dataset(spec: SweepSpec, rows: list[dict[str, Any]]) -> xr.Dataset:
 def write_tables(out: Path, spec: SweepSpec, rows: list[dict[str, Any]]) -> tuple[xr.Dataset, list[Path]]:
     """Write DIR/results.csv (rows sorted by size, seed[, axis]) and DIR/results.nc, atomically."""
     rows = sorted(rows, key=lambda r: (r["size"], r["seed"], repr(r.get(spec.axis.field)) if spec.axis else ""))
-    storage.write_csv(out / layout.SWEEP_RESULTS_CSV, rows, _columns(spec))
+    ties.write_csv(out / layout.SWEEP_RESULTS_CSV, rows, _columns(spec))  # with sidecars (ties)
     table = rows_to_dataset(spec, rows)
-    storage.write_netcdf(out / layout.SWEEP_RESULTS_NC, table)
+    ties.sealed(out / layout.SWEEP_RESULTS_NC, lambda: storage.write_netcdf(out / layout.SWEEP_RESULTS_NC, table))
     return table, [out / layout.SWEEP_RESULTS_CSV, out / layout.SWEEP_RESULTS_NC]
 
 
@@ -172,6 +172,7 @@ def read_table(out: str | Path) -> xr.Dataset:
     path = Path(out) / layout.SWEEP_RESULTS_NC
     if not path.is_file():
         raise FileFormatError(f"{path}: file not found; run the sweep first")
+    ties.verify(path)
     try:
         table = xr.load_dataset(path, engine="h5netcdf")
     except Exception as error:  # h5py and h5netcdf raise many kinds for a file that is not NetCDF-4
