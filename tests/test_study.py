@@ -28,8 +28,8 @@ TINY_PLAN = StudyPlan(
     circuits=["linear2"],
 )
 STAGES = ["analysing the base network", "condensing: one-shot/pca_seed",
-          "condensing: iterative", "condensing: iterative-budget", "condensing: preserving", "size sweep: [3] x 1 seeds",
-          "circuit model: linear2", "writing the report"]
+          "condensing: iterative", "condensing: iterative-budget", "condensing: preserving", "circuit model: linear2",
+          "size sweep: [3] x 1 seeds", "writing the report"]
 
 
 @pytest.fixture(scope="module")

@@ -72,6 +72,12 @@ def enable_compilation_cache(path: str | Path | None = None) -> Path | None:
     return directory
 
 
+def compilation_cache_in_use() -> str | None:
+    """The persistent compilation cache this process uses (set by `enable_compilation_cache`), if
+    any: worker processes are handed it, so that they reuse what this one compiled."""
+    return jax.config.jax_compilation_cache_dir or None
+
+
 def release_memory() -> None:
     """Hand memory that finished work no longer needs back to the operating system.
 

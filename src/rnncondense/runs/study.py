@@ -10,6 +10,13 @@ iterative, preserving, canonical), run a size sweep and the circuit models, writ
 
 Every stage is skipped when its results are already there and resumed when it was interrupted,
 so running the same command again continues a study.
+
+Once the base network is trained, everything else depends on it alone: its analysis, every
+condensation, the circuits and the sweep's networks run at the same time, as tasks of one local
+Dask cluster (one single-threaded worker per core, the sweep's `sweep.cluster.local_cluster`),
+longest first. One network's work keeps one core busy, so on 2 cores this halves the study's wall
+time against running the stages one after another. The study holds its directory and hands the
+stages' directories to the workers (`dirlock`, `delegate`); each stage holds its own.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from pydantic import Field
 from rnncondense import layout, storage, ties
 from rnncondense.config import RunConfig, config_from_dict, config_to_dict
 from rnncondense.dirlock import holding
-from rnncondense.errors import ConfigError
+from rnncondense.errors import ConfigError, UserError
 from rnncondense.condense.config import condense_config
 from rnncondense.runs.analyze import analyze_run
 from rnncondense.runs.circuits import run_circuit
@@ -31,6 +38,7 @@ from rnncondense.runs.condense import condense_run
 from rnncondense.runs.plot import plot_run
 from rnncondense.runs.report import write_report
 from rnncondense.runs.sweep import run_sweep
+from rnncondense.runtime import compilation_cache_in_use
 from rnncondense.runs.train import train_run
 from rnncondense.validation import Strict
 
@@ -113,7 +121,50 @@ def _sweep_done(path: Path) -> bool:
     return all(row.get("status") in ("done", "diverged") for row in ties.read_rows(path / layout.SWEEP_RESULTS_CSV, required=("status",)))
 
 
-@holding("out")  # one writer per directory (dirlock)
+def _in_worker(cache: str | None) -> None:
+    """Compile as the command line does, with its persistent cache (a worker of a cluster starts bare)."""
+    from rnncondense.runtime import enable_compilation_cache, lean_compiler
+
+    lean_compiler()
+    if cache:
+        enable_compilation_cache(cache)
+
+
+def _analyse(base: str, cache: str | None) -> None:
+    _in_worker(cache)
+    plot_run(base)
+    analyze_run(base)
+
+
+def _condense(base: str, target: str, fields: dict, name: str, cache: str | None) -> None:
+    _in_worker(cache)
+    settings = condense_config(fields, source=f"study {name}")
+    condense_run(base, target, settings, resume=Path(target).exists() and not storage.holds_nothing(Path(target)))
+
+
+def _circuit(name: str, target: str, cache: str | None) -> None:
+    _in_worker(cache)
+    run_circuit(name, {}, target)
+
+
+def _gather(futures: dict) -> None:
+    """Wait for every stage; raise the first failure (a worker that died names its stage)."""
+    from distributed import CancelledError
+    from distributed.scheduler import KilledWorker
+
+    for future, name in futures.items():
+        try:
+            future.result()
+        except (KilledWorker, CancelledError) as error:
+            raise UserError(f"study stage {name}: its worker process died ({type(error).__name__}); what it "
+                            "finished is kept: run the same command again to continue") from None
+
+
+# the stages' directories, written by the workers of the study's cluster
+_HANDED = (layout.STUDY_BASE_DIR, layout.STUDY_CONDENSE_DIR, layout.STUDY_CIRCUITS_DIR)
+
+
+@holding("out", delegate=_HANDED)  # one writer per directory (dirlock); workers hold the stages' directories
 def run_study(
     config: RunConfig,
     out: str | Path,
@@ -135,11 +186,10 @@ def run_study(
     if not _done(base, layout.METRICS_FILE):
         say("training the base network")
         train_run(config, base, resume=(base / layout.CONFIG_FILE).exists())
-    if not _done(base / layout.ANALYSIS_DIR, layout.ANALYSIS_METRICS_FILE):
-        say("analysing the base network")
-        plot_run(base)
-        analyze_run(base)
 
+    stages = []  # (name, priority, function, arguments), said and submitted in this order
+    if not _done(base / layout.ANALYSIS_DIR, layout.ANALYSIS_METRICS_FILE):
+        stages.append(("analysing the base network", 3, _analyse, (str(base),)))
     n_units = config.model.n_units
     jobs = [(f"one-shot/{s}_{o}", {"method": "one-shot", "similarity": s, "operator": o,
                                     "max_merges": plan.one_shot_max_merges}) for s, o in plan.one_shot]
@@ -157,22 +207,43 @@ def run_study(
         target = out / layout.STUDY_CONDENSE_DIR / name
         if _done(target, layout.CONDENSE_RESULT_FILE):
             continue
-        say(f"condensing: {name}")
-        settings = condense_config({"pairs_per_step": plan.pairs_per_step, "retrain_iters": plan.retrain_iters,
-                                    **{k: v for k, v in fields.items() if v is not None}}, source=f"study {name}")
-        condense_run(base, target, settings, resume=target.exists() and not storage.holds_nothing(target))
-
-    if plan.sweep_sizes and not _sweep_done(out / layout.STUDY_SWEEP_DIR):
-        sweep_config = config.model_copy(update={"train": config.train.model_copy(
-            update={"max_iters": plan.sweep_max_iters, "stop_on_success": False})})
-        say(f"size sweep: {plan.sweep_sizes} x {plan.sweep_seeds} seeds")
-        run_sweep(sweep_config, sizes=plan.sweep_sizes, seeds=plan.sweep_seeds, out=out / layout.STUDY_SWEEP_DIR)
-
+        fields = {"pairs_per_step": plan.pairs_per_step, "retrain_iters": plan.retrain_iters,
+                  **{k: v for k, v in fields.items() if v is not None}}
+        condense_config(fields, source=f"study {name}")  # a bad plan is refused here, before any work
+        # iterative schedules retrain at every step: the longest stages start first
+        stages.append((f"condensing: {name}", 2 if fields["method"] in ("iterative", "preserving") else 1,
+                       _condense, (str(base), str(target), fields, name)))
     for name in plan.circuits:
         target = out / layout.STUDY_CIRCUITS_DIR / name
         if not _done(target, layout.CIRCUIT_SUMMARY_FILE):
-            say(f"circuit model: {name}")
-            run_circuit(name, {}, target)
+            stages.append((f"circuit model: {name}", -1, _circuit, (name, str(target))))
+    sweep = bool(plan.sweep_sizes) and not _sweep_done(out / layout.STUDY_SWEEP_DIR)
+
+    if stages or sweep:
+        from distributed import Client
+
+        from rnncondense.sweep import cluster as clusters
+
+        cache = compilation_cache_in_use()
+        local = clusters.local_cluster()
+        client = Client(local, set_as_default=False)
+        try:
+            futures = {}
+            for name, priority, function, arguments in stages:
+                say(name)
+                # the sweep's networks have priority = their size; the stages go before them
+                futures[client.submit(function, *arguments, cache, priority=10**6 * priority, pure=False,
+                                      retries=0)] = name
+            if sweep:
+                sweep_config = config.model_copy(update={"train": config.train.model_copy(
+                    update={"max_iters": plan.sweep_max_iters, "stop_on_success": False})})
+                say(f"size sweep: {plan.sweep_sizes} x {plan.sweep_seeds} seeds")
+                run_sweep(sweep_config, sizes=plan.sweep_sizes, seeds=plan.sweep_seeds, out=out / layout.STUDY_SWEEP_DIR,
+                          scheduler=local.scheduler_address)
+            _gather(futures)
+        finally:
+            client.close()
+            local.close()
 
     say("writing the report")
     return write_report(out)

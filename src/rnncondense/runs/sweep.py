@@ -35,6 +35,7 @@ from rnncondense.runs.sweep_network import read_result, train_network
 from rnncondense.runs.sweep_table import result_row, write_tables
 from rnncondense.sweep import cluster as clusters
 from rnncondense.sweep.spec import SWEEP_FORMAT, Axis, NetworkJob, SweepSpec, make_spec
+from rnncondense.runtime import compilation_cache_in_use
 
 __all__ = ["run_sweep", "SweepProgress", "SweepResult"]
 
@@ -99,13 +100,6 @@ def _task_key(out: Path, spec: SweepSpec, job: NetworkJob) -> str:
     """A Dask key unique to this sweep directory and network (two sweeps can share a scheduler)."""
     token = hashlib.sha256(f"{out.resolve()}|{spec.record()}".encode()).hexdigest()[:10]
     return f"rnncondense-sweep-{token}-{job.name}"
-
-
-def _compilation_cache() -> str | None:
-    """This process's persistent JAX compilation cache directory (set by the command line), if any."""
-    import jax
-
-    return jax.config.jax_compilation_cache_dir or None
 
 
 def _started_s(run_dir: Path, since: float) -> float | None:
@@ -239,7 +233,7 @@ def _run_jobs(client, out: Path, spec: SweepSpec, pending: list[NetworkJob], sto
     """Submit `pending`, poll until every future is finished or failed; fill `stored` and `failed`."""
     networks = out / layout.NETWORKS_DIR
     changes = threading.Event()
-    cache = _compilation_cache()
+    cache = compilation_cache_in_use()
     futures = {
         client.submit(train_network, job, str(networks / job.name), compilation_cache=cache,
                       key=_task_key(out, spec, job), priority=job.size, retries=0): job
