@@ -112,7 +112,9 @@ class TrainProgress(_LazyBar):
         fields = {"loss": f"{progress.info['loss']:.2e}"}
         if progress.metrics is not None:
             m = progress.metrics
-            if math.isfinite(m.timing_mae_ms):
+            if hasattr(m, "output_correlation"):  # trials from a file: no timing, judged by mse
+                fields["timing"] = f"- (val mse {m.mse:.2e}, r {m.output_correlation:.2f})"
+            elif math.isfinite(m.timing_mae_ms):
                 fields["timing"] = f"{m.timing_mae_ms:.0f} ms ({m.timing_rel_error:.1%})" + (" ✓" if m.success else "")
             else:  # no trial crossed the threshold: there is no timing to show
                 fields["timing"] = "- (every trial missed)"
@@ -123,8 +125,8 @@ class TrainProgress(_LazyBar):
 
 def _cue_set_go_only(source: Path, command: str, *, any_variant: bool = False) -> None:
     """Refuse, in one line, a run or config whose task is trials from a file: `command` is built on
-    Cue-Set-Go's timing structure (import and evaluate take such tasks). Unless `any_variant`, refuse
-    a model variant too: the analyses, plots and condensation still simulate the current form with tanh."""
+    Cue-Set-Go's timing structure (only `study` is: its findings compare timing and scaling). Unless
+    `any_variant`, refuse a model variant too."""
     from rnncondense.config import load_config
     from rnncondense.rnn import CURRENT_TANH
 
@@ -163,7 +165,6 @@ def train(
     from rnncondense.config import load_config
     from rnncondense.runs.train import train_run
 
-    _cue_set_go_only(config, "train", any_variant=True)
     run_config = load_config(config)
     check_memory(run_config, source=str(config))
     try:
@@ -178,6 +179,11 @@ def train(
                           "--resume starts the run again from the beginning", highlight=False)
         raise typer.Exit(130) from None
     s = result.summary
+    if run_config.task.name == "arrays":  # no success of its own: the lowest validation mse is kept
+        console.print(f"{s['iterations']} iterations in {s['elapsed_s']:.1f} s; kept iteration {s['best_iteration']} "
+                      "(lowest validation mse)", highlight=False)
+        stdout.print(f"{out}: validation  {result.metrics.summary()}", highlight=False, soft_wrap=True)
+        return
     when = f"success at iteration {s['success_iteration']} ({s['time_to_success_s']:.1f} s)" if s["success_iteration"] else "no success"
     console.print(f"{s['iterations']} iterations in {s['elapsed_s']:.1f} s, {when}; kept iteration {s['best_iteration']}")
     stdout.print(_metrics_table(result.metrics, f"{out}: validation"))
@@ -227,7 +233,6 @@ def plot(
     """Draw the task panel, produced vs target intervals and unit activity into RUN/figures."""
     from rnncondense.runs.plot import plot_run
 
-    _cue_set_go_only(run, "plot")
     with hold(run, create=False):  # one writer per directory
         paths = plot_run(run, units=_parse_units(units))
     for path in paths:
@@ -247,15 +252,17 @@ def analyze(
     RUN/analysis/activity.nc (NetCDF), RUN/analysis/metrics.json and figures."""
     from rnncondense.runs.analyze import analyze_run
 
-    _cue_set_go_only(run, "analyze")
     with console.status("analysing"):
         result = analyze_run(run, k=k, n_trials=n_trials, noise=noise, figures=figures)
     table = Table(title=f"{run}: solution type", title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
+    not_applicable = result.get("not_applicable", [])
     for name in ("pcs_90", "participation_ratio", "scaling_index", "ramp_fraction", "spectral_radius"):
         value = result.get(name)
-        table.add_row(name, "-" if value is None else f"{value:.3g}")
+        table.add_row(name, "not applicable" if name in not_applicable else "-" if value is None else f"{value:.3g}")
+    if not_applicable:
+        table.caption = "not applicable: the task has no Cue-Set-Go timing structure"
     stdout.print(table)
     for path in result["files"]:
         stdout.print(path)
@@ -313,6 +320,7 @@ def condense(
     clusters: Annotated[str, typer.Option(help="Canonical: numbers of response types, decreasing.")] = ",".join(map(str, _CONDENSE.clusters)),
     max_merges: Annotated[Optional[int], typer.Option(help="One-shot: at most this many merges (it stops when the task fails).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the recordings and retraining.")] = _CONDENSE.seed,
+    max_mse_increase: Annotated[Optional[float], typer.Option(help="The task is kept while validation mse <= (1 + this) x the original's (default: Cue-Set-Go's success; for trials from a file 0.2).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the condensation in --out.")] = False,
 ) -> None:
     """Condense a trained network by merging similar units; every step is saved as it finishes."""
@@ -320,20 +328,19 @@ def condense(
     from rnncondense.config import parse_int_list
     from rnncondense.runs.condense import condense_run
 
-    _cue_set_go_only(run, "condense")
     settings = condense_config(
         {
             "method": method, "similarity": similarity, "operator": operator, "pairs_per_step": pairs,
             "target_units": target, "retrain_iters": retrain_iters, "retrain_until": retrain_until, "k": k, "ridge": ridge,
             "preserve_weight": weight, "clusters": parse_int_list(clusters, "--clusters", example="16,8,4"), "max_merges": max_merges,
-            "seed": seed,
+            "seed": seed, "max_mse_increase": max_mse_increase,
         },
         source="condense",
     )
 
     def report(record: dict) -> None:
         parts = [f"step {record['step']}", f"{record['n_units']} units", "success" if record["success"] else "FAILED",
-                 f"timing err {record['timing_rel_error']:.1%}" if record["timing_rel_error"] is not None else "no timing"]
+                 f"timing err {record['timing_rel_error']:.1%}" if record["timing_rel_error"] is not None else f"mse {record['mse']:.2e}"]
         if record.get("similarity_procrustes") is not None:
             parts.append(f"similarity {record['similarity_procrustes']:.3f}")
         if record.get("scaling_index") is not None:
@@ -355,7 +362,7 @@ def condense(
         else:
             console.print("interrupted before anything was written; run the same command again", highlight=False)
         raise typer.Exit(130) from None
-    console.print(result.reason, highlight=False)
+    console.print(f"{result.reason}; task kept by {result.criterion}", highlight=False, soft_wrap=True)
     stdout.print(str(Path(out) / layout.CONDENSE_SUMMARY_FILE))
 
 
@@ -397,7 +404,6 @@ def sweep(
     from rnncondense.runs.sweep_table import size_summary
     from rnncondense.sweep import make_spec, parse_axis, parse_sizes
 
-    _cue_set_go_only(config, "sweep")
     run_config = load_config(config)
     size_list = parse_sizes(sizes)
     extra_axis = parse_axis(axis) if axis is not None else None
