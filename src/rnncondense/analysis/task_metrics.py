@@ -14,7 +14,7 @@ Such a task has no timing, so it has no success of its own: training keeps the n
 lowest validation mse, and a condensation judges "the task is still done" by a stated threshold,
 mse <= (1 + max_mse_increase) * the original network's mse (`mse_criterion`, `judged`). The
 metrics carry Cue-Set-Go's names where the training loop and the records read them: `success`
-(False until a criterion judges it), and `miss_rate`, `timing_mae_ms`, `timing_rel_error`, which
+(None until a criterion judges it), and `miss_rate`, `timing_mae_ms`, `timing_rel_error`, which
 are not applicable (NaN as attributes, None in `to_dict`).
 """
 
@@ -40,7 +40,7 @@ class ArrayTaskMetrics:
     mse_per_condition: dict[str, float]
     output_correlation: float
     n_trials: int
-    success: bool = False  # set by a criterion (`judged`); a file of trials has none of its own
+    success: bool | None = None  # decided by a criterion (`judged`); a file of trials has none of its own
 
     # Cue-Set-Go's timing metrics, read by the training loop and the condensation records: not applicable
     miss_rate = math.nan

@@ -111,7 +111,7 @@ def run_loop(
             if (state.iteration % eval_every == 0 or state.iteration == max_iters) and not info.get("rejected"):
                 metrics = evaluate(state.params)
                 row.update({f"val_{k}": getattr(metrics, k) for k in ("mse", "timing_mae_ms", "timing_rel_error", "miss_rate")})
-                row["val_success"] = float(metrics.success)
+                row["val_success"] = math.nan if metrics.success is None else float(metrics.success)  # None: no success of its own
                 current = metrics.to_dict()
                 if state.best_metrics is None or _score(current) < _score(state.best_metrics):
                     state.best_params, state.best_metrics, state.best_iteration = state.params, current, state.iteration

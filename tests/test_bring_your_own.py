@@ -1,0 +1,171 @@
+"""A task of trials from a file and a model variant through the whole command line: train ->
+analyze -> plot -> condense (iterative, judged by --max-mse-increase) -> report, checked against a
+numpy simulation of the rate form with relu, and the one-line refusals of what does not apply.
+
+The file is a tiny synthetic task (a pulse to remember, four conditions); the network has 6 units
+and trains for a few iterations, so the whole chain takes seconds. The real NeuroGym run is
+benchmarks/neurogym_end_to_end.py.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from rnncondense import layout, storage
+from rnncondense.cli import app
+from rnncondense.tasks.arrays import split_trials
+
+runner = CliRunner()
+B, T, N = 32, 12, 6
+ALPHA = 0.2  # dt 10 ms / tau 50 ms
+
+
+def _trials(path):
+    rng = np.random.default_rng(0)
+    condition = np.arange(B) % 4
+    amplitude = np.array([-1.0, -0.5, 0.5, 1.0])[condition]
+    inputs = np.zeros((B, T, 2))
+    inputs[:, 1:3, 0] = amplitude[:, None]
+    inputs[:, :, 1] = 1.0
+    inputs += 0.05 * rng.standard_normal(inputs.shape)
+    targets = np.zeros((B, T, 1))
+    targets[:, 6:, 0] = amplitude[:, None]
+    mask = np.ones((B, T))
+    mask[:, 3:6] = 0.0
+    np.savez(path, inputs=inputs, targets=targets, mask=mask, condition=condition)
+    return inputs, targets, mask, condition
+
+
+def _config(path, trials):
+    path.write_text(f"""\
+[task]
+name = "arrays"
+path = "{trials}"
+dt_ms = 10.0
+
+[model]
+n_units = {N}
+tau_ms = 50.0
+sigma_rec = 0.0
+form = "rate"
+nonlinearity = "relu"
+
+[train]
+trainer = "adam"
+max_iters = 10
+eval_every = 5
+val_noise_repeats = 1
+
+[train.adam]
+learning_rate = 0.01
+batch_size = 16
+""")
+
+
+def _rate_relu(params, inputs):
+    """The rate form with relu in numpy: r_t = (1 - a) r_{t-1} + a relu(W r_{t-1} + W_in u_t + b), z = W_out r + b_out."""
+    w, w_in, b, w_out, b_out, x0 = (np.asarray(p, np.float64) for p in params)
+    r = np.tile(x0, (inputs.shape[0], 1))
+    rates, outputs = [], []
+    for t in range(inputs.shape[1]):
+        r = (1 - ALPHA) * r + ALPHA * np.maximum(r @ w.T + inputs[:, t] @ w_in.T + b, 0.0)
+        rates.append(r)
+        outputs.append(r @ w_out.T + b_out)
+    return np.stack(rates, 1), np.stack(outputs, 1)
+
+
+def _one_line(result):
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("byo")
+    arrays = _trials(root / "trials.npz")
+    _config(root / "run.toml", root / "trials.npz")
+    result = runner.invoke(app, ["train", str(root / "run.toml"), "--out", str(root / "run")])
+    assert result.exit_code == 0, result.output
+    assert "lowest validation mse" in result.stderr and "output_correlation" in result.stdout
+    return root, arrays
+
+
+def test_train_keeps_the_network_whose_mse_numpy_reproduces(trained):
+    root, (inputs, targets, mask, condition) = trained
+    run = root / "run"
+    metrics = json.loads((run / layout.METRICS_FILE).read_text())
+    assert metrics["criterion"].startswith("task-independent")
+    validation = metrics["validation"]
+    assert validation["success"] is None and validation["timing_rel_error"] is None  # not applicable
+    params, _ = storage.load_params(run / layout.PARAMS_FILE)
+    _, val = split_trials(condition, 0.25, 0)
+    _, outputs = _rate_relu(params, inputs[val])
+    expected = (mask[val] * ((outputs - targets[val]) ** 2).sum(-1)).sum() / mask[val].sum()
+    assert validation["mse"] == pytest.approx(expected, rel=1e-4)
+    history = storage.read_rows(run / layout.HISTORY_FILE)
+    validated = [float(row["val_mse"]) for row in history if row.get("val_mse") not in (None, "")]
+    assert validation["mse"] == pytest.approx(min(validated), rel=1e-4)  # the best validated network is kept
+
+
+def test_analyze_and_plot_report_timing_metrics_as_not_applicable(trained):
+    root, (inputs, _, _, condition) = trained
+    run = root / "run"
+    result = runner.invoke(app, ["analyze", str(run), "--k", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("not applicable") >= 2
+    numbers = json.loads((run / layout.ANALYSIS_DIR / layout.ANALYSIS_METRICS_FILE).read_text())
+    assert numbers["scaling_index"] is None and numbers["ramp_fraction"] is None and numbers["produced_ms"] is None
+    assert {"scaling_index", "ramp_fraction", "produced_ms"} <= set(numbers["not_applicable"])
+    # the condition means of the rate form with relu, and their PCA, from numpy
+    params, _ = storage.load_params(run / layout.PARAMS_FILE)
+    rates, _ = _rate_relu(params, inputs)
+    means = np.stack([rates[condition == c].mean(0) for c in range(4)]).reshape(-1, N)
+    variance = np.linalg.svd(means - means.mean(0), compute_uv=False) ** 2
+    assert numbers["participation_ratio"] == pytest.approx(variance.sum() ** 2 / (variance**2).sum(), rel=1e-3)
+    assert numbers["pcs_90"] == int(np.searchsorted(np.cumsum(variance) / variance.sum(), 0.9 - 1e-12) + 1)
+    result = runner.invoke(app, ["plot", str(run)])
+    assert result.exit_code == 0, result.output
+    assert (run / layout.FIGURES_DIR / layout.figure_file("task")).is_file()
+
+
+def test_condense_iteratively_by_the_mse_criterion_and_report(trained):
+    root, _ = trained
+    out = root / "condense"
+    result = runner.invoke(app, ["condense", str(root / "run"), "--out", str(out), "--pairs", "2", "--target", "4",
+                                 "--k", "2", "--retrain-iters", "5", "--max-mse-increase", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert "max_mse_increase 0.5" in result.stderr
+    summary = json.loads((out / layout.CONDENSE_RESULT_FILE).read_text())
+    records = [json.loads(p.read_text()) for p in sorted((out / layout.STEPS_DIR).glob("step_*/record.json"))]
+    assert [r["n_units"] for r in records] == [6, 4]
+    limit = 1.5 * records[0]["mse"]
+    assert "task-independent" in summary["criterion"] and f"{limit:.3g}" in summary["criterion"]
+    for record in records:  # "the task is kept" is exactly the stated threshold
+        assert record["success"] == (record["mse"] <= limit)
+        assert record["scaling_index"] is None and record["timing_rel_error"] is None
+        assert record["output_correlation"] is not None
+    assert records[0]["similarity_procrustes"] == pytest.approx(1.0, abs=1e-6)  # the original against itself
+    result = runner.invoke(app, ["report", str(out)])
+    assert result.exit_code == 0, result.output
+    page = (out / layout.REPORT_FILE).read_text()
+    assert "max_mse_increase 0.5" in page and "n/a" in page and "missing figure" not in page
+    result = runner.invoke(app, ["report", str(root / "run")])
+    assert result.exit_code == 0, result.output
+    page = (root / "run" / layout.REPORT_FILE).read_text()
+    assert "task-independent metrics" in page and "missing figure" not in page
+
+
+def test_what_does_not_apply_is_refused_in_one_line(trained):
+    root, _ = trained
+    run = root / "run"
+    line = _one_line(runner.invoke(app, ["condense", str(run), "--out", str(root / "p"), "--method", "preserving"]))
+    assert "method = 'preserving' is not allowed for task.name = 'arrays'" in line
+    assert not (root / "p").exists()
+    line = _one_line(runner.invoke(app, ["condense", str(run), "--out", str(root / "m"), "--max-mse-increase", "-1"]))
+    assert "max_mse_increase" in line and "-1" in line
+    line = _one_line(runner.invoke(app, ["compare", str(run), str(run)]))
+    assert "task.name = 'arrays'" in line
