@@ -10,8 +10,9 @@ Every stage is the `rnncondense` command a user would type:
 
 A task of trials from a file has no success of its own: the condensation keeps "the task" while the
 validation mse stays within `--max-mse-increase` (default 0.2) of the original's, and result.json
-says so. The result (JSON) holds each stage's wall time, the units kept, the criterion and the mse
-and output correlation before and after; `checks` says whether the acceptance holds (32 units
+says so. The result (JSON) holds each stage's wall time, the units kept, the criterion, the mse
+and output correlation before and after, and the decision accuracy (the choice read out during the
+decision period, `decision_accuracy`) of the original and the condensed network; `checks` says whether the acceptance holds (32 units
 reached with the task kept, the report written).
 
 NeuroGym is an optional extra: the sampling runs in the Python of RNNCONDENSE_NEUROGYM_PYTHON (an
@@ -75,6 +76,27 @@ def _run(args: list[str], *, python: str = sys.executable) -> float:
     return elapsed
 
 
+def decision_accuracy(params, config) -> float:
+    """Fraction of validation trials whose choice is right: the larger of the non-fixation outputs
+    (actions 1, 2, ...), averaged over the steps where the target is a choice, against the target's
+    choice; noise-free. Chance is 1 / (number of choices)."""
+    import jax.numpy as jnp
+    import numpy as np
+
+    from rnncondense.rnn import simulate
+    from rnncondense.tasks import make_task
+
+    batch = make_task(config.task).validation_batch()
+    outputs = np.asarray(simulate(params, jnp.asarray(batch.inputs), alpha=config.alpha, dynamics=config.dynamics).outputs)
+    targets, mask = np.asarray(batch.targets), np.asarray(batch.mask)
+    deciding = (targets[..., 1:].max(-1) > 0) & (mask > 0)  # (B, T): the target is a choice
+    kept = deciding.any(1)
+    weights = deciding[kept][..., None]
+    chosen = (outputs[kept][..., 1:] * weights).sum(1).argmax(-1)
+    right = (targets[kept][..., 1:] * weights).sum(1).argmax(-1)
+    return float((chosen == right).mean())
+
+
 def run(directory: Path, *, iters: int) -> dict:
     directory.mkdir(parents=True, exist_ok=True)
     trials, config = directory / "trials.npz", directory / "config.toml"
@@ -92,6 +114,11 @@ def run(directory: Path, *, iters: int) -> dict:
     result = json.loads((condense_dir / "result.json").read_text())
     steps = [json.loads(p.read_text()) for p in sorted((condense_dir / "steps").glob("step_*/record.json"))]
     first, final = steps[0], result["final"]
+    from rnncondense.runs.condense import load_step
+    from rnncondense.runs.train import load_run
+
+    config, original = load_run(run_dir)
+    condensed = load_step(condense_dir, final["step"])[0].compact()[0]
     return {
         "task": ENV_NAME,
         "dt_ms": DT_MS,
@@ -107,6 +134,8 @@ def run(directory: Path, *, iters: int) -> dict:
         "output_correlation_before": first["output_correlation"],
         "output_correlation_after": final["output_correlation"],
         "similarity_procrustes_after": final["similarity_procrustes"],
+        "decision_accuracy_before": decision_accuracy(original, config),
+        "decision_accuracy_after": decision_accuracy(condensed, config),
         "retrain_iterations": [s.get("retrain_iterations") for s in steps[1:]],
         "report": str(condense_dir / "report.html"),
         "report_written": (condense_dir / "report.html").is_file() and (run_dir / "report.html").is_file(),

@@ -432,7 +432,7 @@ def sweep(
         axis_column = extra_axis is not None and column == extra_axis.field
         table.add_column(column, justify="right", no_wrap=not axis_column, overflow="fold" if axis_column else "ellipsis",
                          min_width=min(len(column), 8 if axis_column else 16))
-    fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
+    fmt = lambda v, f: "-" if v is None or v != v else format(v, f)  # noqa: E731  (NaN: not applicable)
     for row in size_summary(result.table):
         table.add_row(str(row["size"]), *([str(row[extra_axis.field])] if extra_axis else []),
                       f"{row['finished']}/{row['networks']}", fmt(row["success_fraction"], ".0%"),
