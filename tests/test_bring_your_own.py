@@ -169,3 +169,74 @@ def test_what_does_not_apply_is_refused_in_one_line(trained):
     assert "max_mse_increase" in line and "-1" in line
     line = _one_line(runner.invoke(app, ["compare", str(run), str(run)]))
     assert "task.name = 'arrays'" in line
+    _config(root / "gone.toml", root / "gone.npz")  # a task whose file of trials does not exist
+    line = _one_line(runner.invoke(app, ["train", str(root / "gone.toml"), "--out", str(root / "g")]))
+    assert str(root / "gone.npz") in line and "not found" in line
+    assert not (root / "g").exists()
+
+
+def _cue_set_go_variant(n=5, seed=1):
+    import jax
+
+    from rnncondense.config import config_from_dict
+    from rnncondense.rnn import Params
+
+    config = config_from_dict({"model": {"n_units": n, "form": "rate", "nonlinearity": "relu", "sigma_rec": 0.0},
+                               "task": {"intervals_ms": [500.0, 700.0]}})
+    rng = np.random.default_rng(seed)
+    params = Params(*(jax.numpy.asarray(a, jax.numpy.float32) for a in (
+        rng.normal(0, 0.4, (n, n)), rng.uniform(-1, 1, (n, 2)), rng.normal(0, 0.1, n), rng.normal(0, 1, (1, n)),
+        np.array([0.1]), rng.uniform(0, 0.2, n))))
+    return config, params
+
+
+def test_cue_set_go_activity_simulates_the_variant():
+    """The Set-aligned activity that analyze, condense and compare use runs the network's own form
+    and nonlinearity: the rate form with relu, against numpy."""
+    import jax.numpy as jnp
+
+    from rnncondense.analysis.activity import condition_activity
+    from rnncondense.tasks import make_task
+
+    global ALPHA
+    config, params = _cue_set_go_variant()
+    task = make_task(config.task)
+    activity = condition_activity(params, config, n_trials=1)  # one trial per interval, the shortest delay
+    delay = int(round(config.task.set_delay_ms[0] / config.task.dt_ms))
+    batch = task.trials(jnp.arange(2), jnp.full((2,), delay, jnp.int32))
+    saved, ALPHA = ALPHA, config.alpha
+    try:
+        rates, _ = _rate_relu(params, np.asarray(batch.inputs, np.float64))
+    finally:
+        ALPHA = saved
+    offsets = np.rint(activity["time"].values / config.task.dt_ms).astype(int)
+    for c in range(2):
+        set_step = int(round(float(batch.set_time_ms[c]) / config.task.dt_ms))
+        np.testing.assert_allclose(activity["rate"].values[c], rates[c, set_step + offsets], rtol=1e-4, atol=1e-5)
+
+
+def test_max_mse_increase_judges_cue_set_go_by_mse_too():
+    """--max-mse-increase replaces Cue-Set-Go's timing success by the stated mse threshold."""
+    from rnncondense.analysis.behavior import evaluate
+    from rnncondense.condense.config import CondenseConfig
+    from rnncondense.condense.schedules import Context
+
+    config, params = _cue_set_go_variant()
+    context = Context.create(config, CondenseConfig(max_mse_increase=0.1, k=2), params)
+    import jax
+
+    k_eval = jax.random.fold_in(jax.random.PRNGKey(0), 2**31 - 1)
+    reference = evaluate(params, make_task_of(config), alpha=config.alpha, sigma_rec=0.0, key=k_eval,
+                         repeats=config.train.val_noise_repeats, dynamics=config.dynamics).mse
+    assert context.criterion.reference_mse == pytest.approx(reference, rel=1e-6)
+    assert context.evaluate(params).success is True  # mse <= 1.1 x its own
+    worse = params._replace(b_out=params.b_out + 10.0)  # output shifted by 10: mse grows by about 100
+    judged = context.evaluate(worse)
+    assert judged.mse > 1.1 * reference and judged.success is False
+    assert "max_mse_increase 0.1" in context.describe_criterion()
+
+
+def make_task_of(config):
+    from rnncondense.tasks import make_task
+
+    return make_task(config.task)

@@ -139,7 +139,7 @@ def _cue_set_go_only(source: Path, command: str, *, any_variant: bool = False) -
     if not any_variant and config.dynamics != CURRENT_TANH:
         raise UserError(
             f"{path}: model.form = {config.model.form!r} with model.nonlinearity = {config.model.nonlinearity!r} is not "
-            f"allowed for '{command}' yet: it needs the current form with tanh (train and evaluate take any)"
+            f"allowed for '{command}' yet: it needs the current form with tanh (every other command takes any)"
         )
 
 

@@ -20,9 +20,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from rnncondense.analysis.task_metrics import MseCriterion, evaluate_array_task, judged
-from rnncondense.metrics import DEFAULT_MAX_MSE_INCREASE
-
 import jax
 import numpy as np
 import scipy.cluster.hierarchy as hierarchy
@@ -31,13 +28,14 @@ from scipy.spatial.distance import squareform
 from rnncondense.analysis.behavior import BehaviorMetrics, evaluate
 from rnncondense.analysis.array_activity import array_similarity
 from rnncondense.analysis.similarity import similarity
+from rnncondense.analysis.task_metrics import MseCriterion, evaluate_array_task, judged
 from rnncondense.analysis.summary import solution_metrics
 from rnncondense.condense.config import CondenseConfig
 from rnncondense.condense.merge import compact, merge_units
 from rnncondense.condense.pairing import greedy_pairs, unit_distances
 from rnncondense.condense.preserve import alignment_reference, preserving_objective, procrustes_to_reference
 from rnncondense.config import RunConfig
-from rnncondense.metrics import SUCCESS_REL_ERROR
+from rnncondense.metrics import DEFAULT_MAX_MSE_INCREASE, SUCCESS_REL_ERROR
 from rnncondense.rnn import Params, simulate
 from rnncondense.tasks import make_task
 from rnncondense.tasks.cue_set_go import CueSetGo

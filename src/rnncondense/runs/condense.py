@@ -26,7 +26,7 @@ from rnncondense.config import RunConfig
 from rnncondense.dirlock import holding
 from rnncondense.errors import ConfigError, FileFormatError, RunDirError
 from rnncondense.plots.analysis import unit_responses
-from rnncondense.plots.condense import behavior_per_step, metrics_against_size, original_and_final
+from rnncondense.plots.condense import ARRAY_PANELS, PANELS, behavior_per_step, metrics_against_size, original_and_final
 from rnncondense.rnn import Params, simulate
 from rnncondense.runs.claim import refuse_other_job
 from rnncondense.runs.figures import save_figures
@@ -226,16 +226,23 @@ def plot_condensation(out: Path, config: RunConfig, records: list[dict], setting
     """Write the condensation's figures (`layout.CONDENSE_FIGURES`) into OUT/figures."""
     steps = [r["step"] for r in records]
     title = f"{settings.method} condensation ({settings.similarity} pairs, {settings.operator} merges)"
-    drawn = {"metrics_vs_size": metrics_against_size(records, title=title)}
+    panels = ARRAY_PANELS if config.task.name == "arrays" else PANELS
+    drawn = {"metrics_vs_size": metrics_against_size(records, title=title, panels=panels)}
     task = make_task(config.task)
     batch = task.condition_batch()
+    targets = np.asarray(batch.targets)
+    readout, what = 0, "one trial per interval"
+    if config.task.name == "arrays":  # the output whose target differs most between conditions
+        readout = int(np.argmax(targets.mean(axis=1).var(axis=0)))
+        what = f"one validation trial per condition, output {readout}"
     shown = []
     for index in _select(records):
         state, record = load_step(out, steps[index])
         outputs = simulate(state.compact()[0], batch.inputs, alpha=config.alpha, dynamics=config.dynamics).outputs
-        shown.append((record, np.asarray(outputs)[..., 0]))
+        shown.append((record, np.asarray(outputs)[..., readout]))
     times_ms = np.arange(batch.inputs.shape[1]) * task.dt_ms
-    drawn["behavior_per_step"] = behavior_per_step(shown, times_ms, np.asarray(batch.targets)[..., 0])
+    drawn["behavior_per_step"] = behavior_per_step(shown, times_ms, targets[..., readout],
+                                                   title=f"merged network behaviour, noise-free, {what}")
     if settings.method == "canonical":
         successes = [r for r in records[1:] if r["success"]]
         final = min(successes, key=lambda r: r["n_units"]) if successes else records[-1]
