@@ -240,3 +240,20 @@ def make_task_of(config):
     from rnncondense.tasks import make_task
 
     return make_task(config.task)
+
+
+def test_a_sweep_network_on_trials_trains_and_analyses(trained, tmp_path):
+    """One network of a sweep (what a Dask worker runs) on a task of trials: its result holds the
+    task-independent metrics and the solution type with what does not apply as null."""
+    from rnncondense.config import load_config
+    from rnncondense.runs.sweep_network import train_network
+    from rnncondense.sweep import make_spec
+
+    root, _ = trained
+    config = load_config(root / "run.toml")
+    config = config.model_copy(update={"train": config.train.model_copy(update={"stop_on_success": False, "max_iters": 5})})
+    (job,) = make_spec(config, sizes=[4], seeds=1).jobs
+    result = train_network(job, tmp_path / job.name)
+    assert result["status"] == "done" and result["size"] == 4
+    assert result["task"]["output_correlation"] is not None and result["task"]["timing_rel_error"] is None
+    assert result["solution"]["scaling_index"] is None and result["solution"]["pcs_90"] >= 1
