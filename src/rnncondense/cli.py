@@ -286,9 +286,18 @@ def compare(
     from rnncondense.runs.train import load_run
 
     (config_a, params_a), (config_b, params_b) = load_run(run_a), load_run(run_b)
+    if config_a.task != config_b.task and "arrays" in (config_a.task.name, config_b.task.name):
+        raise UserError(f"the two networks were run on different tasks: task {config_a.task.name} "
+                        f"({getattr(config_a.task, 'path', '-')}) vs {config_b.task.name} ({getattr(config_b.task, 'path', '-')})")
     with console.status("comparing"):
-        activity_a, activity_b = condition_activity(params_a, config_a), condition_activity(params_b, config_b)
-        geometry = similarity(activity_a, activity_b, k=k)
+        if config_a.task.name == "arrays":  # trials from a file: condition means from trial start
+            from rnncondense.analysis.array_activity import array_activity, array_similarity
+
+            activity_a, activity_b = array_activity(params_a, config_a), array_activity(params_b, config_b)
+            geometry = array_similarity(activity_a["rate"], activity_b["rate"], k=k)
+        else:
+            activity_a, activity_b = condition_activity(params_a, config_a), condition_activity(params_b, config_b)
+            geometry = similarity(activity_a, activity_b, k=k)
         try:
             dynamics = dsa(activity_a["rate"].values, activity_b["rate"].values, n_delays=n_delays, rank=rank)
         except ValueError as error:

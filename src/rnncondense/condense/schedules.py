@@ -7,6 +7,9 @@
     canonical   cluster the units by their normalised responses into K types, merge each cluster
                 into its most typical unit, retrain; for every K of `clusters`
 
+"The task is kept" (success) is Cue-Set-Go's timing success or, with `max_mse_increase` and always
+for a task of trials from a file, validation mse <= (1 + max_mse_increase) x the original's
+(`Context.criterion`, analysis.task_metrics.MseCriterion); retraining then stops at that success.
 Each step yields a record (size, merges, retraining, task metrics, solution-type metrics and
 similarity to the original) and the network itself, through `on_step`; a schedule can continue
 from any recorded step, and draws every random number from `fold_in(key, step)`, so a resumed
