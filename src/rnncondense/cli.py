@@ -143,6 +143,11 @@ def _cue_set_go_only(source: Path, command: str, *, any_variant: bool = False) -
         )
 
 
+def _number(value) -> bool:
+    """Whether `value` is a finite number (None: not applicable; NaN: every trial missed)."""
+    return value is not None and math.isfinite(value)
+
+
 def _metrics_table(metrics, title: str) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("interval (ms)", justify="right")
@@ -349,7 +354,7 @@ def condense(
 
     def report(record: dict) -> None:
         parts = [f"step {record['step']}", f"{record['n_units']} units", "success" if record["success"] else "FAILED",
-                 f"timing err {record['timing_rel_error']:.1%}" if record["timing_rel_error"] is not None else f"mse {record['mse']:.2e}"]
+                 f"timing err {record['timing_rel_error']:.1%}" if _number(record["timing_rel_error"]) else f"mse {record['mse']:.2e}"]
         if record.get("similarity_procrustes") is not None:
             parts.append(f"similarity {record['similarity_procrustes']:.3f}")
         if record.get("scaling_index") is not None:
