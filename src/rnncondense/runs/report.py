@@ -214,8 +214,7 @@ def _not_applicable(row: dict, names: Iterable[str]) -> dict:
     return {**row, **dict.fromkeys(names, NOT_APPLICABLE)}
 
 
-def _array_names(row: dict) -> list[str]:
-    return ["timing_mae_ms", "timing_rel_error", "miss_rate", "scaling_index", "ramp_fraction", "produced_ms"]
+ARRAY_NOT_APPLICABLE = ("timing_mae_ms", "timing_rel_error", "miss_rate", "scaling_index", "ramp_fraction", "produced_ms")
 
 
 # ------------------------------------------------------------------------------ sections
@@ -235,7 +234,7 @@ def base_section(study: Path, overview: list[dict], *, run: Path | None = None) 
     analysis = _read_json(run / layout.ANALYSIS_DIR / layout.ANALYSIS_METRICS_FILE) or {}
     row = {"name": f"base ({training['n_units']} units)", **validation, **analysis}
     if "output_correlation" in validation:  # trials from a file
-        return _array_base_section(run, _not_applicable(row, [*_array_names(row), "success"]), metrics, analysis, overview)
+        return _array_base_section(run, _not_applicable(row, (*ARRAY_NOT_APPLICABLE, "success")), metrics, analysis, overview)
     overview.append(row)
     config = _contained(run / layout.CONFIG_FILE).read_text(encoding="utf-8", errors="replace") if (run / layout.CONFIG_FILE).is_file() else ""
     time_to = training.get("time_to_success_s")
@@ -360,8 +359,8 @@ def condense_section(study: Path, overview: list[dict], *, root: Path | None = N
         final = result.get("final", {})
         arrays = "output_correlation" in final or any(r.get("output_correlation") not in (None, "") for r in records)
         if arrays:  # trials from a file: timing, scaling and ramps are not applicable
-            final = _not_applicable(final, _array_names(final)) if final else final
-            records = [_not_applicable(r, _array_names(r)) for r in records]
+            final = _not_applicable(final, ARRAY_NOT_APPLICABLE) if final else final
+            records = [_not_applicable(r, ARRAY_NOT_APPLICABLE) for r in records]
         if final:
             overview.append({"name": f"{settings['method']} ({final.get('n_units')} units)", **final})
         body.append(f'<h3 id="condense-{_esc(run.name)}">{_esc(_condense_label(settings))}</h3>')
