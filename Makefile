@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 DEMO_OUT ?= runs/demo
 
-.PHONY: setup browser demo test bench bench-baseline bench-dsa-baseline import-baseline clean configs/default.toml
+.PHONY: setup browser demo test bench bench-baseline bench-dsa-baseline import-baseline neurogym-demo clean configs/default.toml
 
 setup: $(STAMP)
 
@@ -63,6 +63,16 @@ import-baseline: setup
 	$(IMPORT_BASELINE)/tf/bin/python -m pip install --quiet --no-deps psychrnn==1.0.0
 	RNNCONDENSE_TORCH_PYTHON=$(IMPORT_BASELINE)/torch/bin/python RNNCONDENSE_TF_PYTHON=$(IMPORT_BASELINE)/tf/bin/python \
 		$(PY) benchmarks/import_baseline.py --out benchmarks/results/import_baseline.json
+
+# benchmarks/neurogym_end_to_end.py: a NeuroGym task from the command line, sampled, trained (64
+# units), condensed to half size and reported. NeuroGym is an optional extra; it goes into its own
+# environment (with torch, which neurogym 2.3 imports), and only its sampling runs there.
+NEUROGYM_DEMO ?= .neurogym-demo
+neurogym-demo: setup
+	$(PYTHON) -m venv $(NEUROGYM_DEMO)
+	$(NEUROGYM_DEMO)/bin/python -m pip install --quiet torch==2.13.0 -e '.[neurogym]'
+	RNNCONDENSE_NEUROGYM_PYTHON=$(NEUROGYM_DEMO)/bin/python \
+		$(PY) benchmarks/neurogym_end_to_end.py --dir runs/neurogym-demo --out benchmarks/results/neurogym_end_to_end.json
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -127,7 +127,10 @@ def test_cli_import_with_trials_writes_task_independent_metrics(tmp_path):
     assert result.exit_code == 0, result.output
     assert "output_correlation" in result.stdout
     metrics = json.loads((out / layout.METRICS_FILE).read_text())
-    assert set(metrics["validation"]) == {"mse", "mse_per_condition", "output_correlation", "n_trials"}
+    assert set(metrics["validation"]) == {"mse", "mse_per_condition", "output_correlation", "n_trials", "success",
+                                          "timing_mae_ms", "timing_rel_error", "miss_rate", "produced_ms"}
+    # no success of its own, and no timing: not applicable (null), never a made-up number
+    assert all(metrics["validation"][k] is None for k in ("success", "timing_mae_ms", "timing_rel_error", "miss_rate", "produced_ms"))
     assert metrics["validation"]["n_trials"] == 12 and metrics["criterion"].startswith("task-independent")
     assert 'name = "arrays"' in (out / layout.CONFIG_FILE).read_text()
     result = runner.invoke(app, ["evaluate", str(out), "--repeats", "1"])
@@ -136,9 +139,10 @@ def test_cli_import_with_trials_writes_task_independent_metrics(tmp_path):
     # without --task the network does not fit Cue-Set-Go: one line saying what to give
     result = runner.invoke(app, ["import", str(tmp_path / "net.safetensors"), "--format", "torch-rnn", "--out", str(tmp_path / "r2")])
     assert result.exit_code == 2 and "give the network's own task with --task TRIALS.npz" in result.stderr
-    # commands built on Cue-Set-Go's timing refuse the run in one line
-    for args in (["analyze", str(out)], ["plot", str(out)], ["condense", str(out), "--out", str(tmp_path / "c")]):
-        result = runner.invoke(app, args)
-        assert result.exit_code == 2, result.output
-        lines = [line for line in result.stderr.splitlines() if line.strip()]
-        assert len(lines) == 1 and f"task.name = 'arrays' is not allowed for '{args[0]}' yet" in lines[0]
+    # the study is built on Cue-Set-Go's timing: it refuses such a task in one line (analyze, plot and
+    # condense take it: tests/test_bring_your_own.py)
+    (tmp_path / "study.toml").write_text(f'[task]\nname = "arrays"\npath = "{tmp_path / "trials.npz"}"\n')
+    result = runner.invoke(app, ["study", str(tmp_path / "study.toml"), "--out", str(tmp_path / "s")])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "task.name = 'arrays' is not allowed for 'study' yet" in lines[0]

@@ -6,6 +6,9 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import pytest
+
+from rnncondense.condense.config import CondenseConfig, condense_config
 from rnncondense.config import RunConfig, load_config
 from rnncondense.errors import ConfigError
 from rnncondense.validation import Strict
@@ -216,3 +219,25 @@ def test_an_ensemble_whose_members_fit_alone_but_not_together_is_refused():
     check_ensemble([config, config], available=available)
     with pytest.raises(ConfigError, match=r"ensemble: 3 members trained at once need at least"):
         check_ensemble([config] * 3, available=available)
+
+
+# The condense options (`rnncondense condense`), max_mse_increase among them: a valid CondenseConfig
+# or one clear line naming the field.
+@settings(max_examples=300, deadline=None)
+@given(data=st.dictionaries(st.sampled_from([*CondenseConfig.model_fields, "bogus_field"]), values, max_size=4))
+def test_generated_condense_options_load_or_fail_with_one_line(data):
+    try:
+        settings_ = condense_config(data, source="condense")
+    except ConfigError as error:
+        message = str(error)
+        assert message and "\n" not in message and "Traceback" not in message and message.startswith("condense")
+    else:
+        assert isinstance(settings_, CondenseConfig)
+        assert settings_.max_mse_increase is None or 0 < settings_.max_mse_increase <= 1000
+
+
+def test_the_condense_fuzz_reaches_the_criterion():
+    assert "max_mse_increase" in CondenseConfig.model_fields
+    for bad in (-1, 0, float("nan"), float("inf"), "x", [0.1]):
+        with pytest.raises(ConfigError, match="max_mse_increase"):
+            condense_config({"max_mse_increase": bad}, source="condense")

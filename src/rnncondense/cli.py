@@ -111,7 +111,9 @@ class TrainProgress(_LazyBar):
         fields = {"loss": f"{progress.info['loss']:.2e}"}
         if progress.metrics is not None:
             m = progress.metrics
-            if math.isfinite(m.timing_mae_ms):
+            if hasattr(m, "output_correlation"):  # trials from a file: no timing, judged by mse
+                fields["timing"] = f"- (val mse {m.mse:.2e}, r {m.output_correlation:.2f})"
+            elif math.isfinite(m.timing_mae_ms):
                 fields["timing"] = f"{m.timing_mae_ms:.0f} ms ({m.timing_rel_error:.1%})" + (" ✓" if m.success else "")
             else:  # no trial crossed the threshold: there is no timing to show
                 fields["timing"] = "- (every trial missed)"
@@ -122,8 +124,8 @@ class TrainProgress(_LazyBar):
 
 def _cue_set_go_only(source: Path, command: str, *, any_variant: bool = False) -> None:
     """Refuse, in one line, a run or config whose task is trials from a file: `command` is built on
-    Cue-Set-Go's timing structure (import and evaluate take such tasks). Unless `any_variant`, refuse
-    a model variant too: the analyses, plots and condensation still simulate the current form with tanh."""
+    Cue-Set-Go's timing structure (only `study` is: its findings compare timing and scaling). Unless
+    `any_variant`, refuse a model variant too."""
     from rnncondense.config import load_config
     from rnncondense.rnn import CURRENT_TANH
 
@@ -136,8 +138,13 @@ def _cue_set_go_only(source: Path, command: str, *, any_variant: bool = False) -
     if not any_variant and config.dynamics != CURRENT_TANH:
         raise UserError(
             f"{path}: model.form = {config.model.form!r} with model.nonlinearity = {config.model.nonlinearity!r} is not "
-            f"allowed for '{command}' yet: it needs the current form with tanh (train and evaluate take any)"
+            f"allowed for '{command}' yet: it needs the current form with tanh (every other command takes any)"
         )
+
+
+def _number(value) -> bool:
+    """Whether `value` is a finite number (None: not applicable; NaN: every trial missed)."""
+    return value is not None and math.isfinite(value)
 
 
 def _metrics_table(metrics, title: str) -> Table:
@@ -162,7 +169,6 @@ def train(
     from rnncondense.config import load_config
     from rnncondense.runs.train import train_run
 
-    _cue_set_go_only(config, "train", any_variant=True)
     run_config = load_config(config)
     check_memory(run_config, source=str(config))
 
@@ -176,6 +182,11 @@ def train(
     with TrainProgress(run_config.train.max_iters) as progress:
         result = train_run(run_config, out, resume=resume, on_progress=progress)
     s = result.summary
+    if run_config.task.name == "arrays":  # no success of its own: the lowest validation mse is kept
+        console.print(f"{s['iterations']} iterations in {s['elapsed_s']:.1f} s; kept iteration {s['best_iteration']} "
+                      "(lowest validation mse)", highlight=False)
+        stdout.print(f"{out}: validation  {result.metrics.summary()}", highlight=False, soft_wrap=True)
+        return
     when = f"success at iteration {s['success_iteration']} ({s['time_to_success_s']:.1f} s)" if s["success_iteration"] else "no success"
     console.print(f"{s['iterations']} iterations in {s['elapsed_s']:.1f} s, {when}; kept iteration {s['best_iteration']}")
     stdout.print(_metrics_table(result.metrics, f"{out}: validation"))
@@ -225,7 +236,6 @@ def plot(
     """Draw the task panel, produced vs target intervals and unit activity into RUN/figures."""
     from rnncondense.runs.plot import plot_run
 
-    _cue_set_go_only(run, "plot")
     with hold(run, create=False):  # one writer per directory
         paths = plot_run(run, units=_parse_units(units))
     for path in paths:
@@ -245,15 +255,17 @@ def analyze(
     RUN/analysis/activity.nc (NetCDF), RUN/analysis/metrics.json and figures."""
     from rnncondense.runs.analyze import analyze_run
 
-    _cue_set_go_only(run, "analyze")
     with console.status("analysing"):
         result = analyze_run(run, k=k, n_trials=n_trials, noise=noise, figures=figures)
     table = Table(title=f"{run}: solution type", title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
+    not_applicable = result.get("not_applicable", [])
     for name in ("pcs_90", "participation_ratio", "scaling_index", "ramp_fraction", "spectral_radius"):
         value = result.get(name)
-        table.add_row(name, "-" if value is None else f"{value:.3g}")
+        table.add_row(name, "not applicable" if name in not_applicable else "-" if value is None else f"{value:.3g}")
+    if not_applicable:
+        table.caption = "not applicable: the task has no Cue-Set-Go timing structure"
     stdout.print(table)
     for path in result["files"]:
         stdout.print(path)
@@ -277,9 +289,18 @@ def compare(
     from rnncondense.runs.train import load_run
 
     (config_a, params_a), (config_b, params_b) = load_run(run_a), load_run(run_b)
+    if config_a.task != config_b.task and "arrays" in (config_a.task.name, config_b.task.name):
+        raise UserError(f"the two networks were run on different tasks: task {config_a.task.name} "
+                        f"({getattr(config_a.task, 'path', '-')}) vs {config_b.task.name} ({getattr(config_b.task, 'path', '-')})")
     with console.status("comparing"):
-        activity_a, activity_b = condition_activity(params_a, config_a), condition_activity(params_b, config_b)
-        geometry = similarity(activity_a, activity_b, k=k)
+        if config_a.task.name == "arrays":  # trials from a file: condition means from trial start
+            from rnncondense.analysis.array_activity import array_activity, array_similarity
+
+            activity_a, activity_b = array_activity(params_a, config_a), array_activity(params_b, config_b)
+            geometry = array_similarity(activity_a["rate"], activity_b["rate"], k=k)
+        else:
+            activity_a, activity_b = condition_activity(params_a, config_a), condition_activity(params_b, config_b)
+            geometry = similarity(activity_a, activity_b, k=k)
         try:
             dynamics = dsa(activity_a["rate"].values, activity_b["rate"].values, n_delays=n_delays, rank=rank)
         except ValueError as error:
@@ -311,6 +332,7 @@ def condense(
     clusters: Annotated[str, typer.Option(help="Canonical: numbers of response types, decreasing.")] = ",".join(map(str, _CONDENSE.clusters)),
     max_merges: Annotated[Optional[int], typer.Option(help="One-shot: at most this many merges (it stops when the task fails).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the recordings and retraining.")] = _CONDENSE.seed,
+    max_mse_increase: Annotated[Optional[float], typer.Option(help="The task is kept while validation mse <= (1 + this) x the original's (default: Cue-Set-Go's success; for trials from a file 0.2).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the condensation in --out.")] = False,
 ) -> None:
     """Condense a trained network by merging similar units; every step is saved as it finishes."""
@@ -318,20 +340,19 @@ def condense(
     from rnncondense.config import parse_int_list
     from rnncondense.runs.condense import condense_run
 
-    _cue_set_go_only(run, "condense")
     settings = condense_config(
         {
             "method": method, "similarity": similarity, "operator": operator, "pairs_per_step": pairs,
             "target_units": target, "retrain_iters": retrain_iters, "retrain_until": retrain_until, "k": k, "ridge": ridge,
             "preserve_weight": weight, "clusters": parse_int_list(clusters, "--clusters", example="16,8,4"), "max_merges": max_merges,
-            "seed": seed,
+            "seed": seed, "max_mse_increase": max_mse_increase,
         },
         source="condense",
     )
 
     def report(record: dict) -> None:
         parts = [f"step {record['step']}", f"{record['n_units']} units", "success" if record["success"] else "FAILED",
-                 f"timing err {record['timing_rel_error']:.1%}" if record["timing_rel_error"] is not None else "no timing"]
+                 f"timing err {record['timing_rel_error']:.1%}" if _number(record["timing_rel_error"]) else f"mse {record['mse']:.2e}"]
         if record.get("similarity_procrustes") is not None:
             parts.append(f"similarity {record['similarity_procrustes']:.3f}")
         if record.get("scaling_index") is not None:
@@ -348,7 +369,7 @@ def condense(
                         if (Path(out) / layout.CONDENSE_SETTINGS_FILE).is_file()
                         else "interrupted before anything was written; run the same command again")
     result = condense_run(run, out, settings, resume=resume, on_step=report)
-    console.print(result.reason, highlight=False)
+    console.print(f"{result.reason}; task kept by {result.criterion}", highlight=False, soft_wrap=True)
     stdout.print(str(Path(out) / layout.CONDENSE_SUMMARY_FILE))
 
 
@@ -390,7 +411,6 @@ def sweep(
     from rnncondense.runs.sweep_table import size_summary
     from rnncondense.sweep import make_spec, parse_axis, parse_sizes
 
-    _cue_set_go_only(config, "sweep")
     run_config = load_config(config)
     size_list = parse_sizes(sizes)
     extra_axis = parse_axis(axis) if axis is not None else None
@@ -415,7 +435,7 @@ def sweep(
         axis_column = extra_axis is not None and column == extra_axis.field
         table.add_column(column, justify="right", no_wrap=not axis_column, overflow="fold" if axis_column else "ellipsis",
                          min_width=min(len(column), 8 if axis_column else 16))
-    fmt = lambda v, f: "-" if v is None else format(v, f)  # noqa: E731
+    fmt = lambda v, f: "-" if v is None or v != v else format(v, f)  # noqa: E731  (NaN: not applicable)
     for row in size_summary(result.table):
         table.add_row(str(row["size"]), *([str(row[extra_axis.field])] if extra_axis else []),
                       f"{row['finished']}/{row['networks']}", fmt(row["success_fraction"], ".0%"),

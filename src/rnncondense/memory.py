@@ -42,17 +42,27 @@ class Estimate(NamedTuple):
 
 def largest_buffer(config: RunConfig) -> Estimate:
     """A lower bound of the largest set of arrays that training and validating `config` hold at once."""
-    steps, units = config.task.n_steps, config.model.n_units
+    units = config.model.n_units
+    if config.task.name == "arrays":  # trials from a file: its own length and validation part
+        from rnncondense.tasks.arrays import load_trials, split_trials
+
+        trials = load_trials(config.task.path)
+        steps = int(trials.inputs.shape[1])
+        validation = len(split_trials(trials.condition, config.task.validation_fraction, config.task.split_seed)[1])
+        validation_source = "task.validation_fraction of the file's trials"
+    else:
+        steps = config.task.n_steps
+        validation = config.task.val_trials_per_interval * len(config.task.intervals_ms)
+        validation_source = "task.val_trials_per_interval x intervals"
     if config.train.trainer == "adam":
         train_field, train_batch = "train.adam.batch_size", config.train.adam.batch_size
     else:
         train_field, train_batch = "train.hf.gradient_batch_size", config.train.hf.gradient_batch_size
-    validation = config.task.val_trials_per_interval * len(config.task.intervals_ms)
     candidates = [
         Estimate(train_batch * steps * units * FLOAT_BYTES * TRAJECTORY_COPIES,
                  f"{train_field} {train_batch} x {steps} steps x {units} units x {FLOAT_BYTES} bytes x {TRAJECTORY_COPIES}"),
         Estimate(validation * steps * units * FLOAT_BYTES * TRAJECTORY_COPIES,
-                 f"{validation} validation trials (task.val_trials_per_interval x intervals) x {steps} steps x "
+                 f"{validation} validation trials ({validation_source}) x {steps} steps x "
                  f"{units} units x {FLOAT_BYTES} bytes x {TRAJECTORY_COPIES}"),
         Estimate(units * units * FLOAT_BYTES * WEIGHT_COPIES[config.train.trainer],
                  f"{units} x {units} recurrent weights x {FLOAT_BYTES} bytes x {WEIGHT_COPIES[config.train.trainer]} "

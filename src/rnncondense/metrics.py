@@ -17,6 +17,11 @@ from typing import NamedTuple
 # (Wang et al. 2018 judged produced intervals the same way).
 SUCCESS_REL_ERROR = 0.05
 
+# A task of trials from a file (tasks/arrays.py) has no success of its own: a condensation keeps
+# it while the validation mse stays within this fraction above the original network's
+# (`condense --max-mse-increase`).
+DEFAULT_MAX_MSE_INCREASE = 0.2
+
 
 class Metric(NamedTuple):
     name: str
@@ -49,6 +54,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("timing_rel_error", "timing error (relative)", "", _POSITIVE, ".3f",
            "mean |produced - target| / target over trials that crossed 1", threshold=SUCCESS_REL_ERROR),
     Metric("miss_rate", "miss rate", "", _UNIT, ".2f", "fraction of trials whose output never crosses 1"),
+    Metric("output_correlation", "output correlation", "", (-1.0, 1.0), ".3f",
+           "Pearson's r of output and target over the masked steps of the validation trials (tasks without timing)"),
     # solution type (condition-averaged activity)
     Metric("pcs_90", "PCs for 90 % variance", "", (1.0, None), ".0f",
            "principal components for 90 % of the variance", integer=True),

@@ -124,6 +124,9 @@ def condition_activity(
         n_trials, noise ("none" or "recurrent+cue"), sigma_rec, before_set_ms, after_set_ms.
     """
     task_config = config.task
+    if task_config.name != "cue_set_go":
+        raise ConfigError(f"task.name = {task_config.name!r}: condition-averaged activity aligned to Set needs cue_set_go "
+                          "(a task of trials from a file: analysis.array_activity)")
     dt = task_config.dt_ms
     if not isinstance(n_trials, (int, np.integer)) or isinstance(n_trials, bool) or not 1 <= n_trials <= 1000:
         raise ConfigError(f"n_trials = {n_trials!r} is not allowed: it must be an integer in [1, 1000]")
@@ -160,7 +163,7 @@ def condition_activity(
         cue_noise = task_config.cue_noise_std * jax.random.normal(cue_key, (n_batch, task.n_steps))
         sigma_rec, noise = float(config.model.sigma_rec), "recurrent+cue"
     batch = task.trials(jnp.asarray(interval_index), jnp.asarray(delay_steps), cue_noise)
-    trajectory = simulate(params, batch.inputs, rec_key, alpha=config.alpha, sigma_rec=sigma_rec)
+    trajectory = simulate(params, batch.inputs, rec_key, alpha=config.alpha, sigma_rec=sigma_rec, dynamics=config.dynamics)
     check_finite_trajectory(
         {"states": trajectory.states, "outputs": trajectory.outputs}, dt_ms=dt,
         trial_label=lambda b: f"trial {b % n_trials} of interval {float(task.intervals_ms[interval_index[b]]):g} ms",
@@ -184,7 +187,7 @@ def condition_activity(
     ms = {"units": "ms"}
     return xr.Dataset(
         data_vars={
-            "rate": (("interval", "time", "unit"), rate.astype(np.float32), {"long_name": "mean rate tanh(x)"}),
+            "rate": (("interval", "time", "unit"), rate.astype(np.float32), {"long_name": f"mean rate {config.model.nonlinearity}(x)" if config.model.form == "current" else "mean rate r"}),
             "output": (("interval", "time", "readout"), output.astype(np.float32), {"long_name": "mean output z"}),
             "produced_ms": ("interval", produced_ms, {**ms, "long_name": "mean produced interval"}),
             "miss_fraction": ("interval", 1.0 - hit.mean(axis=1), {"long_name": "fraction of trials that missed"}),

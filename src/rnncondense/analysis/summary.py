@@ -45,9 +45,9 @@ class SolutionMetrics(NamedTuple):
     trajectories: xr.DataArray  # (interval, phase, unit), Set -> produced Go
     pca: PCA
     pc_scores: np.ndarray  # (C, P, k)
-    scaling: ScalingIndex  # of the units
-    scaling_pcs: ScalingIndex  # of the top-k PC scores
-    ramps: Ramps
+    scaling: ScalingIndex | None  # of the units (None: not applicable, a task of trials from a file)
+    scaling_pcs: ScalingIndex | None  # of the top-k PC scores
+    ramps: Ramps | None
     spectrum: Spectrum | None
 
 
@@ -108,6 +108,8 @@ def solution_metrics(
     units = np.arange(params.W_rec.shape[0]) if alive is None else np.flatnonzero(np.asarray(alive, bool))
     n_units = int(units.size)
     k = check_k(k, n_units)
+    if config.task.name == "arrays":  # no Cue-Set-Go structure: what applies (analysis/array_activity.py)
+        return _array_solution_metrics(params, config, key=key, k=k, spectrum=spectrum, alive=alive, units=units)
     activity = condition_activity(params, config, key=key, n_trials=n_trials)
     if alive is not None:
         activity = activity.isel(unit=units)
@@ -150,3 +152,17 @@ def solution_metrics(
         },
     }
     return SolutionMetrics(numbers, activity, trajectories, pcs, scores, scaling_units, scaling_pcs, ramps, eigen)
+
+
+def _array_solution_metrics(params: Params, config: RunConfig, *, key, k: int, spectrum: bool, alive, units) -> SolutionMetrics:
+    """`solution_metrics` of a task of trials from a file: its trajectories are the
+    condition-averaged rates (condition, time, unit) from trial start; scaling and ramps are not
+    applicable (None)."""
+    from rnncondense.analysis.array_activity import array_activity, array_solution_numbers
+
+    activity = array_activity(params, config, key=key)
+    if alive is not None:
+        activity = activity.isel(unit=units)
+        activity.attrs["n_units"] = int(units.size)
+    numbers, pcs, scores, eigen = array_solution_numbers(params, activity, k=k, spectrum=spectrum, units=units)
+    return SolutionMetrics(numbers, activity, activity["rate"], pcs, scores, None, None, None, eigen)

@@ -9,19 +9,27 @@
 `evaluate_array_task` runs each validation trial with `repeats` noise draws, as `behavior.evaluate`;
 `evaluate_run_task` picks the metrics of a run's task (Cue-Set-Go's own, or these) and `CRITERIA`
 says in words which.
+
+Such a task has no timing, so it has no success of its own: training keeps the network with the
+lowest validation mse, and a condensation judges "the task is still done" by a stated threshold,
+mse <= (1 + max_mse_increase) * the original network's mse (`mse_criterion`, `judged`). The
+metrics carry Cue-Set-Go's names where the training loop and the records read them: `success`
+(None until a criterion judges it), and `miss_rate`, `timing_mae_ms`, `timing_rel_error`, which
+are not applicable (NaN as attributes, None in `to_dict`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from typing import NamedTuple, TypeVar
 
 import jax
 import numpy as np
 
 from rnncondense.analysis.behavior import BehaviorMetrics, evaluate
 from rnncondense.config import RunConfig
-from rnncondense.rnn import CURRENT_TANH, Dynamics, Params, check_finite_trajectory, simulate
+from rnncondense.rnn import CURRENT_TANH, Dynamics, Params, check_finite_trajectory, simulate, simulate_outputs
 from rnncondense.tasks import make_task
 from rnncondense.tasks.arrays import ArrayBatch, ArrayTask
 
@@ -32,12 +40,49 @@ class ArrayTaskMetrics:
     mse_per_condition: dict[str, float]
     output_correlation: float
     n_trials: int
+    success: bool | None = None  # decided by a criterion (`judged`); a file of trials has none of its own
+
+    # Cue-Set-Go's timing metrics, read by the training loop and the condensation records: not applicable
+    miss_rate = math.nan
+    timing_mae_ms = math.nan
+    timing_rel_error = math.nan
+    produced_ms = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), **dict.fromkeys(NOT_APPLICABLE_TASK)}
 
     def summary(self) -> str:
-        return f"mse {self.mse:.2e}  output_correlation {self.output_correlation:.3f}  ({self.n_trials} trials)"
+        text = f"mse {self.mse:.2e}  output_correlation {self.output_correlation:.3f}  ({self.n_trials} trials)"
+        return text + (f"  success {self.success}" if self.success else "")
+
+
+# Metrics that need Cue-Set-Go's timing structure: None ("not applicable") for a file of trials
+NOT_APPLICABLE_TASK = ("timing_mae_ms", "timing_rel_error", "miss_rate", "produced_ms")
+
+
+class MseCriterion(NamedTuple):
+    """The task is kept while validation mse <= limit = (1 + max_increase) * reference_mse."""
+
+    max_increase: float
+    reference_mse: float
+
+    @property
+    def limit(self) -> float:
+        return (1.0 + self.max_increase) * self.reference_mse
+
+    def describe(self) -> str:
+        return (f"validation mse at most {self.limit:.3g} = (1 + max_mse_increase {self.max_increase:g}) x the original's "
+                f"{self.reference_mse:.3g} (task-independent)")
+
+
+Metrics = TypeVar("Metrics", BehaviorMetrics, "ArrayTaskMetrics")
+
+
+def judged(metrics: Metrics, criterion: MseCriterion | None) -> Metrics:
+    """`metrics` with `success` decided by `criterion` (unchanged without one)."""
+    if criterion is None:
+        return metrics
+    return replace(metrics, success=bool(math.isfinite(metrics.mse) and metrics.mse <= criterion.limit))
 
 
 def _masked_mse(outputs: np.ndarray, targets: np.ndarray, mask: np.ndarray) -> float:
@@ -77,12 +122,17 @@ def evaluate_array_task(
     key: jax.Array,
     repeats: int = 2,
     dynamics: Dynamics = CURRENT_TANH,
+    check_finite: bool = True,
 ) -> ArrayTaskMetrics:
-    """Metrics on the task's validation trials, each run with `repeats` noise draws; a simulation
-    that turns NaN or inf raises SimulationDiverged naming the first step and trial."""
+    """Metrics on the task's validation trials, each run with `repeats` noise draws; with
+    `check_finite`, a simulation that turns NaN or inf raises SimulationDiverged naming the first
+    step and trial (training leaves it off: a network that diverges there is simply not kept)."""
     batch = task.validation_batch()
     outputs = []
     for k in jax.random.split(key, repeats):
+        if not check_finite:
+            outputs.append(np.asarray(simulate_outputs(params, batch.inputs, k, alpha=alpha, sigma_rec=sigma_rec, dynamics=dynamics)))
+            continue
         trajectory = simulate(params, batch.inputs, k, alpha=alpha, sigma_rec=sigma_rec, dynamics=dynamics)
         check_finite_trajectory(
             {"states": trajectory.states, "outputs": trajectory.outputs}, dt_ms=task.dt_ms,

@@ -37,6 +37,10 @@ class CondenseConfig(Strict):
     max_merges: Annotated[int, Field(ge=1)] | None = None  # one-shot: at most this many (it stops at failure anyway)
     metrics_every: Annotated[int, Field(ge=1)] = 5  # one-shot: solution-type metrics every so many merges
     seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
+    # the task is kept while validation mse <= (1 + max_mse_increase) x the original network's
+    # (analysis.task_metrics.MseCriterion); None: Cue-Set-Go's own success, or for a task of trials
+    # from a file, which has no success of its own, metrics.DEFAULT_MAX_MSE_INCREASE
+    max_mse_increase: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] | None = None
 
     @field_validator("clusters")
     @classmethod

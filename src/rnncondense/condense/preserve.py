@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rnncondense.rnn import Params, simulate
+from rnncondense.rnn import CURRENT_TANH, Dynamics, Params, simulate
 from rnncondense.tasks.cue_set_go import CueSetGo, TrialBatch
 from rnncondense.analysis.behavior import masked_mse
 from rnncondense.train.trainers import Objective, trial_slice
@@ -72,11 +72,13 @@ def _normalised_trajectories(rates: jax.Array, resample: jax.Array) -> jax.Array
     return x / jnp.sqrt(jnp.sum(x**2) + 1e-12)
 
 
-def alignment_reference(params: Params, task: CueSetGo, *, alpha: float, k: int, n_phase: int = N_PHASE) -> AlignmentReference:
+def alignment_reference(
+    params: Params, task: CueSetGo, *, alpha: float, k: int, n_phase: int = N_PHASE, dynamics: Dynamics = CURRENT_TANH
+) -> AlignmentReference:
     """The original network's top-k PC trajectories, to align condensed networks to."""
     batch = task.condition_batch()
     resample = jnp.asarray(phase_resampling(task, batch, n_phase), jnp.float32)
-    x = _normalised_trajectories(simulate(params, batch.inputs, alpha=alpha).rates, resample)
+    x = _normalised_trajectories(simulate(params, batch.inputs, alpha=alpha, dynamics=dynamics).rates, resample)
     _, s, vt = jnp.linalg.svd(x, full_matrices=False)
     scores = x @ vt[:k].T
     return AlignmentReference(batch.inputs, resample, scores / jnp.linalg.norm(scores))
@@ -88,19 +90,22 @@ def best_rotation(x: jax.Array, target: jax.Array) -> jax.Array:
     return u @ vt
 
 
-def procrustes_to_reference(params: Params, reference: AlignmentReference, *, alpha: float) -> float:
+def procrustes_to_reference(
+    params: Params, reference: AlignmentReference, *, alpha: float, dynamics: Dynamics = CURRENT_TANH
+) -> float:
     """||X~^T Y~||_* of a network against the reference (1: a rotation of the original's top-k PCs)."""
-    x = _normalised_trajectories(simulate(params, reference.inputs, alpha=alpha).rates, reference.resample)
+    x = _normalised_trajectories(simulate(params, reference.inputs, alpha=alpha, dynamics=dynamics).rates, reference.resample)
     return float(jnp.sum(jnp.linalg.svd(x.T @ reference.target, compute_uv=False)))
 
 
 def preserving_objective(
-    task: CueSetGo, reference: AlignmentReference, *, alpha: float, sigma_rec: float, weight: float
+    task: CueSetGo, reference: AlignmentReference, *, alpha: float, sigma_rec: float, weight: float,
+    dynamics: Dynamics = CURRENT_TANH,
 ) -> Objective:
     """Task loss plus `weight` times the alignment term of the module docstring."""
 
     def aligned(params: Params) -> jax.Array:
-        rates = simulate(params, reference.inputs, alpha=alpha).rates
+        rates = simulate(params, reference.inputs, alpha=alpha, dynamics=dynamics).rates
         return _normalised_trajectories(rates, reference.resample)
 
     def sample(params: Params, key: jax.Array, n_trials: int) -> PreservingBatch:
@@ -108,7 +113,7 @@ def preserving_objective(
         return PreservingBatch(task.sample(key, n_trials), reference, rotation)
 
     def model(params: Params, batch: PreservingBatch, key: jax.Array):
-        traj = simulate(params, batch.task.inputs, key, alpha=alpha, sigma_rec=sigma_rec)
+        traj = simulate(params, batch.task.inputs, key, alpha=alpha, sigma_rec=sigma_rec, dynamics=dynamics)
         return {"task": traj.outputs, "align": aligned(params) @ batch.rotation}, traj.rates
 
     def loss(outputs: dict, batch: PreservingBatch) -> jax.Array:

@@ -7,6 +7,9 @@
     canonical   cluster the units by their normalised responses into K types, merge each cluster
                 into its most typical unit, retrain; for every K of `clusters`
 
+"The task is kept" (success) is Cue-Set-Go's timing success or, with `max_mse_increase` and always
+for a task of trials from a file, validation mse <= (1 + max_mse_increase) x the original's
+(`Context.criterion`, analysis.task_metrics.MseCriterion); retraining then stops at that success.
 Each step yields a record (size, merges, retraining, task metrics, solution-type metrics and
 similarity to the original) and the network itself, through `on_step`; a schedule can continue
 from any recorded step, and draws every random number from `fold_in(key, step)`, so a resumed
@@ -15,6 +18,7 @@ condensation ends as an uninterrupted one.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -25,13 +29,16 @@ import scipy.cluster.hierarchy as hierarchy
 from scipy.spatial.distance import squareform
 
 from rnncondense.analysis.behavior import BehaviorMetrics, evaluate
+from rnncondense.analysis.array_activity import array_similarity
 from rnncondense.analysis.similarity import similarity
+from rnncondense.analysis.task_metrics import MseCriterion, evaluate_array_task, judged
 from rnncondense.analysis.summary import solution_metrics
 from rnncondense.condense.config import CondenseConfig
 from rnncondense.condense.merge import compact, merge_units
 from rnncondense.condense.pairing import greedy_pairs, unit_distances
 from rnncondense.condense.preserve import alignment_reference, preserving_objective, procrustes_to_reference
 from rnncondense.config import RunConfig
+from rnncondense.metrics import DEFAULT_MAX_MSE_INCREASE, SUCCESS_REL_ERROR
 from rnncondense.rnn import Params, simulate
 from rnncondense.tasks import make_task
 from rnncondense.tasks.cue_set_go import CueSetGo
@@ -74,19 +81,36 @@ class Context:
     original: Params
     original_trajectories: Any  # for similarity
     evaluate: Callable[[Params], BehaviorMetrics]
+    criterion: MseCriterion | None = None  # None: Cue-Set-Go's own success
 
     @classmethod
     def create(cls, run: RunConfig, settings: CondenseConfig, original: Params) -> Context:
-        """The context, with the original network's trajectories to measure similarity against."""
+        """The context, with the original network's trajectories to measure similarity against, and
+        the criterion of "the task is kept": Cue-Set-Go's success, or validation mse within
+        `max_mse_increase` of the original's (always so for trials from a file, which have no
+        success of their own)."""
         task = make_task(run.task)
         k_eval = jax.random.fold_in(jax.random.PRNGKey(settings.seed), 2**31 - 1)
-        batch = task.validation_batch()
-        evaluator = lambda p: evaluate(  # noqa: E731
-            p, task, alpha=run.alpha, sigma_rec=run.model.sigma_rec, key=k_eval,
-            repeats=run.train.val_noise_repeats, batch=batch,
-        )
+        common = dict(alpha=run.alpha, sigma_rec=run.model.sigma_rec, key=k_eval, repeats=run.train.val_noise_repeats,
+                      dynamics=run.dynamics)
+        if run.task.name == "arrays":
+            measured = lambda p: evaluate_array_task(p, task, check_finite=False, **common)  # noqa: E731
+        else:
+            batch = task.validation_batch()
+            measured = lambda p: evaluate(p, task, batch=batch, **common)  # noqa: E731
+        criterion = None
+        if settings.max_mse_increase is not None or run.task.name == "arrays":
+            increase = DEFAULT_MAX_MSE_INCREASE if settings.max_mse_increase is None else settings.max_mse_increase
+            criterion = MseCriterion(increase, float(measured(original).mse))
+        evaluator = lambda p: judged(measured(p), criterion)  # noqa: E731
         trajectories = solution_metrics(original, run, k=settings.k).trajectories
-        return cls(run, settings, task, jax.random.PRNGKey(settings.seed), original, trajectories, evaluator)
+        return cls(run, settings, task, jax.random.PRNGKey(settings.seed), original, trajectories, evaluator, criterion)
+
+    def describe_criterion(self) -> str:
+        """In words, what "the task is kept" meant."""
+        if self.criterion is None:
+            return f"Cue-Set-Go's success (timing_rel_error <= {SUCCESS_REL_ERROR:g}, no misses)"
+        return self.criterion.describe()
 
     def step_key(self, step: int) -> jax.Array:
         return jax.random.fold_in(self.key, step)
@@ -95,10 +119,18 @@ class Context:
 # ------------------------------------------------------------------------------ measurements
 
 
+def response_inputs(context: Context) -> jax.Array:
+    """Inputs (B, T, I) of the noise-free trials whose responses pair units: one trial per
+    interval of Cue-Set-Go, or the validation trials of a file of trials."""
+    if context.run.task.name == "arrays":
+        return context.task.validation_batch().inputs
+    return context.task.condition_batch().inputs
+
+
 def recorded_responses(params: Params, context: Context) -> np.ndarray:
-    """(samples, N) noise-free rates of one trial per interval, over the whole trial."""
-    batch = context.task.condition_batch()
-    rates = simulate(params, batch.inputs, alpha=context.run.alpha).rates
+    """(samples, N) noise-free rates of one trial per interval (Cue-Set-Go; the validation trials
+    of a file of trials), over the whole trial."""
+    rates = simulate(params, response_inputs(context), alpha=context.run.alpha, dynamics=context.run.dynamics).rates
     return np.asarray(rates).reshape(-1, params.W_rec.shape[0])
 
 
@@ -106,7 +138,8 @@ def recorded_rates(params: Params, context: Context, key: jax.Array) -> np.ndarr
     """(samples, N) rates of noisy trials, at the steps the loss counts: the data merges are fitted on."""
     batch = context.task.sample(key, context.settings.record_trials)
     k_noise = jax.random.fold_in(key, 1)
-    rates = simulate(params, batch.inputs, k_noise, alpha=context.run.alpha, sigma_rec=context.run.model.sigma_rec).rates
+    rates = simulate(params, batch.inputs, k_noise, alpha=context.run.alpha, sigma_rec=context.run.model.sigma_rec,
+                     dynamics=context.run.dynamics).rates
     return np.asarray(rates)[np.asarray(batch.mask) > 0]
 
 
@@ -119,6 +152,9 @@ def measure(state: State, context: Context, *, solution: bool = True) -> dict:
         **{key: getattr(behavior, key) for key in TASK_KEYS},
         "produced_ms": behavior.produced_ms,
     }
+    if hasattr(behavior, "output_correlation"):  # trials from a file: timing is not applicable
+        record.update({key: None for key in ("timing_mae_ms", "timing_rel_error", "miss_rate")},
+                      output_correlation=behavior.output_correlation)
     return {**record, **measure_solution(state, context)} if solution else record
 
 
@@ -128,6 +164,9 @@ def measure_solution(state: State, context: Context) -> dict:
     metrics = solution_metrics(state.params, context.run, k=min(context.settings.k, state.n_units), alive=alive)
     record = {key: metrics.numbers[key] for key in SOLUTION_KEYS}
     k = min(context.settings.k, state.n_units, context.original_trajectories.sizes["unit"])
+    if context.run.task.name == "arrays":
+        sim = array_similarity(context.original_trajectories, metrics.trajectories, k=k)
+        return {**record, "similarity_procrustes": sim.procrustes, "similarity_cca": sim.cca}
     sim = similarity(context.original_trajectories, metrics.trajectories, k=k)
     return {**record, "similarity_procrustes": sim.procrustes, "similarity_cca": sim.cca}
 
@@ -154,7 +193,8 @@ def retrain(
         max_iters=context.settings.retrain_iters,
         eval_every=context.run.train.eval_every,
         stop_on_success=context.settings.retrain_until == "success",
-        stop_rel_error=context.run.train.stop_rel_error,
+        # judged by mse, success alone stops retraining (the timing error need not be small)
+        stop_rel_error=context.run.train.stop_rel_error if context.criterion is None else math.inf,
     )
     recovered = bool(state.best_metrics and state.best_metrics["success"])
     info = {"retrain_iterations": state.iteration, "retrain_success": recovered}
@@ -218,10 +258,11 @@ def iterative(
     settings = context.settings
     objective = reference = None
     if preserving:
-        reference = alignment_reference(context.original, context.task, alpha=context.run.alpha, k=settings.k)
+        reference = alignment_reference(context.original, context.task, alpha=context.run.alpha, k=settings.k,
+                                        dynamics=context.run.dynamics)
         objective = preserving_objective(
             context.task, reference, alpha=context.run.alpha, sigma_rec=context.run.model.sigma_rec,
-            weight=settings.preserve_weight,
+            weight=settings.preserve_weight, dynamics=context.run.dynamics,
         )
     while state.n_units > target_units:
         started = time.perf_counter()
@@ -241,7 +282,8 @@ def iterative(
         state = State(state.step + 1, params, np.ones(len(ids), bool), ids)
         record = measure(state, context)
         if preserving:
-            record["alignment"] = procrustes_to_reference(params, reference, alpha=context.run.alpha)
+            record["alignment"] = procrustes_to_reference(params, reference, alpha=context.run.alpha,
+                                                          dynamics=context.run.dynamics)
         record.update(retraining)
         record["merged"] = [[int(unit_ids[p.removed]), int(unit_ids[p.kept])] for p in pairs]
         record["elapsed_s"] = time.perf_counter() - started

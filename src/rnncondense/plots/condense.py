@@ -13,6 +13,9 @@ from rnncondense.plots.common import interval_colors, metric_axis, new_figure, p
 
 PANELS = ("timing_rel_error", "miss_rate", "mse", "scaling_index", "ramp_fraction", "participation_ratio",
           "pcs_90", "similarity_procrustes")
+# a task of trials from a file: no timing, scaling or ramps (not applicable)
+ARRAY_PANELS = ("mse", "output_correlation", "participation_ratio", "pcs_90", "spectral_radius",
+                "similarity_procrustes", "similarity_cca")
 
 
 def _values(records: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -20,12 +23,14 @@ def _values(records: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
     return np.array([r["n_units"] for r in rows], float), np.array([float(r[key]) for r in rows])
 
 
-def metrics_against_size(records: list[dict], *, title: str) -> Figure:
-    """Every metric against the number of units (the original on the right)."""
+def metrics_against_size(records: list[dict], *, title: str, panels: tuple[str, ...] = PANELS) -> Figure:
+    """Every metric of `panels` (at most 8) against the number of units (the original on the right)."""
     fig = new_figure(11.0, 5.2)
     axes = fig.subplots(2, 4).ravel()
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
     n_original = records[0]["n_units"]
-    for ax, key in zip(axes, PANELS):
+    for ax, key in zip(axes, panels):
         sizes, values = _values(records, key)
         ax.plot(sizes, values, "-o", color="k", ms=3, lw=1)
         failed = [r for r in records if not r["success"] and r.get(key) is not None]
@@ -42,7 +47,8 @@ def metrics_against_size(records: list[dict], *, title: str) -> Figure:
     return fig
 
 
-def behavior_per_step(steps: list[tuple[dict, np.ndarray]], times_ms: np.ndarray, targets: np.ndarray) -> Figure:
+def behavior_per_step(steps: list[tuple[dict, np.ndarray]], times_ms: np.ndarray, targets: np.ndarray, *,
+                      title: str = "merged network behaviour, noise-free, one trial per interval") -> Figure:
     """Output for every interval after selected steps: the seed study's "N merged" panels.
 
     Args:
@@ -64,7 +70,7 @@ def behavior_per_step(steps: list[tuple[dict, np.ndarray]], times_ms: np.ndarray
         tidy(ax)
     fig.supxlabel("time from trial start (ms); dashed: target", fontsize=9)
     fig.supylabel("output", fontsize=9)
-    fig.suptitle("merged network behaviour, noise-free, one trial per interval", fontsize=10)
+    fig.suptitle(title, fontsize=10)
     return fig
 
 

@@ -75,7 +75,9 @@ def analyze_run(
     files = [ties.sealed(activity_file, lambda: write_activity(metrics.activity, activity_file))]  # with a sidecar (ties)
     ties.write_json(out_dir / layout.ANALYSIS_METRICS_FILE, summary)  # with a sidecar (ties)
     files.append(out_dir / layout.ANALYSIS_METRICS_FILE)
-    if figures:
+    if figures and config.task.name == "arrays":  # no Set, Go or interval: condition means from trial start
+        files += _array_figures(run_dir, config.model.n_units, metrics, n_units_shown)
+    elif figures:
         fig_dir = storage.safe_child(run_dir, layout.FIGURES_DIR)
         activity, trajectories, pcs = metrics.activity, metrics.trajectories, metrics.pca
         n = config.model.n_units
@@ -97,6 +99,22 @@ def analyze_run(
             drawn["pc_trajectories_3d"] = pc_trajectories_3d(activity, pcs)
         files += save_figures(fig_dir, drawn)
     return {**summary, "files": [str(path) for path in files]}
+
+
+def _array_figures(run_dir: Path, n: int, metrics, n_units_shown: int) -> list[Path]:
+    """The analysis figures of a network on a task of trials from a file (plots/arrays.py): the
+    variance explained, the eigenvalues, and condition-averaged PC trajectories and unit responses."""
+    from rnncondense.plots.arrays import condition_pc_trajectories, condition_unit_responses
+
+    units = top_variance_units(metrics.trajectories.values, min(n_units_shown, n))
+    drawn = {
+        "variance_explained": variance_explained(metrics.pca),
+        "pc_trajectories_2d": condition_pc_trajectories(metrics.activity, metrics.pca),
+        "unit_responses": condition_unit_responses(
+            metrics.activity, units, title=f"{n}-unit network: condition-averaged responses, coloured by condition"),
+        "eigenvalues": eigenvalue_spectrum(metrics.spectrum),
+    }
+    return save_figures(storage.safe_child(run_dir, layout.FIGURES_DIR), drawn)
 
 
 def write_activity(activity: xr.Dataset, path: str | Path) -> Path:

@@ -4,7 +4,7 @@
     DIR/steps/step_NNN/          network.safetensors (params, alive mask, original unit ids)
                                  record.json (written last: the step is complete when it exists)
     DIR/summary.csv              one row per step: size, task metrics, solution type, similarity
-    DIR/result.json              why the schedule stopped, and the final step
+    DIR/result.json              why the schedule stopped, by which criterion the task was kept, and the final step
     DIR/figures/                 behaviour per step, metrics against size, original vs final
 """
 
@@ -24,9 +24,9 @@ from rnncondense.condense.config import CondenseConfig, check_against_network
 from rnncondense.condense.schedules import Context, State, canonical, iterative, measure, one_shot, start
 from rnncondense.config import RunConfig
 from rnncondense.dirlock import holding
-from rnncondense.errors import FileFormatError, RunDirError
+from rnncondense.errors import ConfigError, FileFormatError, RunDirError
 from rnncondense.plots.analysis import unit_responses
-from rnncondense.plots.condense import behavior_per_step, metrics_against_size, original_and_final
+from rnncondense.plots.condense import ARRAY_PANELS, PANELS, behavior_per_step, metrics_against_size, original_and_final
 from rnncondense.rnn import Params, simulate
 from rnncondense.runs.claim import refuse_other_job
 from rnncondense.runs.figures import save_figures
@@ -34,7 +34,7 @@ from rnncondense.runs.train import load_run
 from rnncondense.tasks import make_task
 
 COLUMNS = (
-    "step", "n_units", "success", "mse", "timing_mae_ms", "timing_rel_error", "miss_rate",
+    "step", "n_units", "success", "mse", "timing_mae_ms", "timing_rel_error", "miss_rate", "output_correlation",
     "pcs_90", "participation_ratio", "scaling_index", "ramp_fraction", "spectral_radius",
     "similarity_procrustes", "similarity_cca", "alignment", "clusters",
     "retrain_iterations", "retrain_success", "elapsed_s",
@@ -46,6 +46,7 @@ class CondenseResult:
     out: Path
     records: list[dict]
     reason: str
+    criterion: str  # what "the task is kept" meant, in words
 
 
 def _params_digest(params: Params) -> str:
@@ -135,7 +136,7 @@ def _prepare(run_dir: Path, out: Path, settings: CondenseConfig, params: Params,
     identity = {
         "source_run": str(run_dir.resolve()),
         "source_params_sha256": _params_digest(params),
-        "settings": settings.model_dump(mode="json"),
+        "settings": settings.model_dump(mode="json", exclude={"max_mse_increase"} if settings.max_mse_increase is None else None),
     }
     saved_path = out / layout.CONDENSE_SETTINGS_FILE
     if resume and storage.holds_nothing(out):  # killed before it wrote its first file: start afresh
@@ -167,6 +168,9 @@ def condense_run(
     run_dir, out = Path(run_dir), Path(out)
     config, original = load_run(run_dir)
     target = check_against_network(settings, original.W_rec.shape[0])
+    if settings.method == "preserving" and config.task.name != "cue_set_go":
+        raise ConfigError(f"method = 'preserving' is not allowed for task.name = {config.task.name!r}: its alignment "
+                          "term normalises time by the interval (cue_set_go); choose one-shot, iterative or canonical")
     steps = _prepare(run_dir, out, settings, original, resume)
     context = Context.create(config, settings, original)
     records: list[dict] = []
@@ -198,10 +202,12 @@ def condense_run(
     else:
         reason = canonical(original, context, record_step, start_step=state.step)
     ties.write_csv(out / layout.CONDENSE_SUMMARY_FILE, records, list(COLUMNS))  # with sidecars (ties)
-    ties.write_json(out / layout.CONDENSE_RESULT_FILE, {"reason": reason, "final": records[-1], "steps": len(records) - 1})
+    criterion = context.describe_criterion()
+    ties.write_json(out / layout.CONDENSE_RESULT_FILE, {"reason": reason, "criterion": criterion, "final": records[-1],
+                                                        "steps": len(records) - 1})
     if figures:
         plot_condensation(out, config, records, settings)
-    return CondenseResult(out, records, reason)
+    return CondenseResult(out, records, reason, criterion)
 
 
 def _stopped_before(records: list[dict], settings: CondenseConfig) -> str | None:
@@ -220,15 +226,23 @@ def plot_condensation(out: Path, config: RunConfig, records: list[dict], setting
     """Write the condensation's figures (`layout.CONDENSE_FIGURES`) into OUT/figures."""
     steps = [r["step"] for r in records]
     title = f"{settings.method} condensation ({settings.similarity} pairs, {settings.operator} merges)"
-    drawn = {"metrics_vs_size": metrics_against_size(records, title=title)}
+    panels = ARRAY_PANELS if config.task.name == "arrays" else PANELS
+    drawn = {"metrics_vs_size": metrics_against_size(records, title=title, panels=panels)}
     task = make_task(config.task)
     batch = task.condition_batch()
+    targets = np.asarray(batch.targets)
+    readout, what = 0, "one trial per interval"
+    if config.task.name == "arrays":  # the output whose target differs most between conditions
+        readout = int(np.argmax(targets.mean(axis=1).var(axis=0)))
+        what = f"one validation trial per condition, output {readout}"
     shown = []
     for index in _select(records):
         state, record = load_step(out, steps[index])
-        outputs = simulate(state.compact()[0], batch.inputs, alpha=config.alpha).outputs
-        shown.append((record, np.asarray(outputs)[..., 0]))
-    drawn["behavior_per_step"] = behavior_per_step(shown, task.times_ms, np.asarray(batch.targets)[..., 0])
+        outputs = simulate(state.compact()[0], batch.inputs, alpha=config.alpha, dynamics=config.dynamics).outputs
+        shown.append((record, np.asarray(outputs)[..., readout]))
+    times_ms = np.arange(batch.inputs.shape[1]) * task.dt_ms
+    drawn["behavior_per_step"] = behavior_per_step(shown, times_ms, targets[..., readout],
+                                                   title=f"merged network behaviour, noise-free, {what}")
     if settings.method == "canonical":
         successes = [r for r in records[1:] if r["success"]]
         final = min(successes, key=lambda r: r["n_units"]) if successes else records[-1]
@@ -240,6 +254,15 @@ def plot_condensation(out: Path, config: RunConfig, records: list[dict], setting
     first = solution_metrics(first_params, config, k=k)
     last = solution_metrics(final_params, config, k=k)
     labels = (f"original ({records[0]['n_units']} units)", f"step {final['step']} ({final['n_units']} units)")
+    if config.task.name == "arrays":  # no Set or Go: trajectories from trial start
+        from rnncondense.plots.arrays import condition_unit_responses, original_and_final_arrays
+
+        drawn["original_vs_final"] = original_and_final_arrays(first, last, labels)
+        if settings.method == "canonical":
+            drawn["canonical_responses"] = condition_unit_responses(
+                last.activity, list(range(final["n_units"])),
+                title=f"the {final['n_units']} canonical responses after retraining, coloured by condition")
+        return save_figures(out / layout.FIGURES_DIR, drawn)
     drawn["original_vs_final"] = original_and_final(first, last, labels)
     if settings.method == "canonical":
         units = list(range(final["n_units"]))

@@ -85,6 +85,13 @@ def check_members(configs: Sequence[RunConfig]) -> None:
     members run to one limit)."""
     if not configs:
         raise ConfigError("ensemble: no member configs given; allowed: one or more")
+    # its compiled validation simulates the current form with tanh on Cue-Set-Go (_validation_program)
+    if configs[0].task.name != "cue_set_go" or (configs[0].model.form, configs[0].model.nonlinearity) != ("current", "tanh"):
+        raise ConfigError(
+            f"ensemble: task.name = {configs[0].task.name!r}, model.form = {configs[0].model.form!r}, model.nonlinearity = "
+            f"{configs[0].model.nonlinearity!r} is not allowed: ensembles train Cue-Set-Go with the current form and tanh; "
+            "train such networks one by one (train_run, rnncondense train)"
+        )
     first = _flat(config_to_dict(configs[0]))
     for k, config in enumerate(configs[1:], start=1):
         other = _flat(config_to_dict(config))

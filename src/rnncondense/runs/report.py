@@ -204,6 +204,18 @@ def _columns(names: tuple[str, ...]) -> list[tuple[str, str]]:
 
 TASK_COLUMNS = _columns(("mse", "timing_mae_ms", "timing_rel_error", "miss_rate", "success"))
 SOLUTION_COLUMNS = _columns(SOLUTION_METRICS)
+# a task of trials from a file (tasks/arrays.py): task-independent behaviour; timing, scaling and
+# ramps need Cue-Set-Go's structure and show as not applicable
+ARRAY_TASK_COLUMNS = _columns(("mse", "output_correlation", "timing_rel_error", "success"))
+NOT_APPLICABLE = "n/a"
+
+
+def _not_applicable(row: dict, names: Iterable[str]) -> dict:
+    """`row` with the metrics `names` shown as not applicable (never as a missing number)."""
+    return {**row, **dict.fromkeys(names, NOT_APPLICABLE)}
+
+
+ARRAY_NOT_APPLICABLE = ("timing_mae_ms", "timing_rel_error", "miss_rate", "scaling_index", "ramp_fraction", "produced_ms")
 
 
 # ------------------------------------------------------------------------------ sections
@@ -225,6 +237,8 @@ def base_section(study: Path, overview: list[dict], *, run: Path | None = None) 
                                                       "elapsed_s": storage.NUMBER, "time_to_success_s": storage.OPTIONAL_NUMBER})
     analysis = _read_json(run / layout.ANALYSIS_DIR / layout.ANALYSIS_METRICS_FILE) or {}
     row = {"name": f"base ({training['n_units']} units)", **validation, **analysis}
+    if "output_correlation" in validation:  # trials from a file
+        return _array_base_section(run, _not_applicable(row, (*ARRAY_NOT_APPLICABLE, "success")), metrics, analysis, overview)
     overview.append(row)
     config = _contained(run / layout.CONFIG_FILE).read_text(encoding="utf-8", errors="replace") if (run / layout.CONFIG_FILE).is_file() else ""
     time_to = training.get("time_to_success_s")
@@ -252,6 +266,33 @@ def base_section(study: Path, overview: list[dict], *, run: Path | None = None) 
         ]
         if len(analysis.get("variance_explained", [])) < 3:  # analyze draws the 3D view only with 3 PCs
             shown = [item for item in shown if item[0] != "pc_trajectories_3d"]
+    body += figures((_figure(run, stem), caption, size) for stem, caption, size in shown)
+    body += f"<details><summary>config.toml</summary><pre>{_esc(config)}</pre></details>"
+    return "The task and the base network", body
+
+
+def _array_base_section(run: Path, row: dict, metrics: dict, analysis: dict, overview: list[dict]) -> tuple[str, str]:
+    """`base_section` of a network on a task of trials from a file (tasks/arrays.py)."""
+    overview.append(row)
+    training = metrics["training"]
+    config = _contained(run / layout.CONFIG_FILE).read_text(encoding="utf-8", errors="replace") if (run / layout.CONFIG_FILE).is_file() else ""
+    text = (
+        f"<p class='note'>A {training['n_units']}-unit rate network trained with {training['trainer']} for "
+        f"{training['iterations']} iterations ({training['elapsed_s']:.0f} s) on a task given as trials from a file. "
+        f"It is judged by {_esc(metrics.get('criterion', 'task-independent metrics'))}; the kept network has the "
+        "lowest validation mse. Timing, scaling index and ramp fraction need Cue-Set-Go's structure: "
+        f"{NOT_APPLICABLE} (not applicable).</p>"
+    )
+    body = text + table([row], [("name", "network")] + ARRAY_TASK_COLUMNS + SOLUTION_COLUMNS, name_column="name")
+    shown = [("task", "Condition means of output (solid) and target (dashed), noise-free.", "half"),
+             ("units", "Condition-averaged rates of the most active units.", "wide")]
+    if analysis:
+        shown += [
+            ("pc_trajectories_2d", "Condition-averaged population trajectories in PC space, from trial start.", "half"),
+            ("variance_explained", "Variance explained by each PC.", "half"),
+            ("eigenvalues", "Eigenvalues of the trained W_rec.", "half"),
+            ("unit_responses", "Condition-averaged responses of the most variable units.", "wide"),
+        ]
     body += figures((_figure(run, stem), caption, size) for stem, caption, size in shown)
     body += f"<details><summary>config.toml</summary><pre>{_esc(config)}</pre></details>"
     return "The task and the base network", body
@@ -320,11 +361,17 @@ def condense_section(study: Path, overview: list[dict], *, root: Path | None = N
         result = _read_json(run / layout.CONDENSE_RESULT_FILE, {"reason": str, "final": dict}) or {}
         records = _read_csv(run / layout.CONDENSE_SUMMARY_FILE, SUMMARY_COLUMNS)
         final = result.get("final", {})
+        arrays = "output_correlation" in final or any(r.get("output_correlation") not in (None, "") for r in records)
+        if arrays:  # trials from a file: timing, scaling and ramps are not applicable
+            final = _not_applicable(final, ARRAY_NOT_APPLICABLE) if final else final
+            records = [_not_applicable(r, ARRAY_NOT_APPLICABLE) for r in records]
         if final:
             overview.append({"name": f"{settings['method']} ({final.get('n_units')} units)", **final})
         body.append(f'<h3 id="condense-{_esc(run.name)}">{_esc(_condense_label(settings))}</h3>')
-        body.append(f"<p class='note'>{_esc(result.get('reason', 'not finished'))}.</p>")
-        body.append(table(records, [("step", "step"), ("n_units", "units")] + TASK_COLUMNS[2:]
+        criterion = f" The task counted as kept by {result['criterion']}." if isinstance(result.get("criterion"), str) else ""
+        body.append(f"<p class='note'>{_esc(result.get('reason', 'not finished'))}.{_esc(criterion)}</p>")
+        task_columns = ARRAY_TASK_COLUMNS if arrays else TASK_COLUMNS[2:]
+        body.append(table(records, [("step", "step"), ("n_units", "units")] + task_columns
                           + _columns(("scaling_index", "ramp_fraction", "similarity_procrustes"))
                           + [("retrain_iterations", "retrain iterations")]))
         if not result:  # not finished: its figures are drawn at the end

@@ -317,9 +317,12 @@ def plot_sweep(out: str | Path, table: xr.Dataset) -> list[Path]:
     for size, name in examples.items():
         path = storage.safe_child(out / layout.NETWORKS_DIR, f"{name}/{layout.ANALYSIS_DIR}/{layout.ACTIVITY_FILE}")  # names can come from a file
         if path.is_file():
+            activity = read_activity(path)
+            if "interval" not in activity.dims:  # trials from a file: no Set-aligned responses to compare
+                continue
             cells = np.asarray(table["network"]).astype(str) == name
             did = bool(np.any(np.asarray(table["success"], dtype=float)[cells] == 1.0))
-            activities[f"N = {size}, {'success' if did else 'failed'}\n({name})"] = read_activity(path)
+            activities[f"N = {size}, {'success' if did else 'failed'}\n({name})"] = activity
     if activities:
         drawn["unit_responses_by_size"] = unit_responses_by_size(activities)
     return save_figures(figures, drawn)

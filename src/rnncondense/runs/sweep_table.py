@@ -193,6 +193,7 @@ def size_summary(table: xr.Dataset, metrics: tuple[str, ...] = SUMMARY_METRICS) 
             cell = table.sel(size=size, **where)
             done = np.asarray(cell["status"]).astype(str) == "done"
             success = np.asarray(cell["success"], dtype=float)[done]
+            success = success[np.isfinite(success)]  # NaN: a task without a success of its own (arrays)
             row: dict[str, Any] = {"size": int(size)}
             row.update({k: v.item() if hasattr(v, "item") else v for k, v in where.items()})
             row.update(networks=int(done.size), finished=int(done.sum()),

@@ -39,6 +39,15 @@ class RunKeys:
 
 
 def make_evaluator(config: RunConfig, task, key: jax.Array) -> Callable[[Params], BehaviorMetrics]:
+    """Validation of a network: Cue-Set-Go's task metrics, or for trials from a file the
+    task-independent ones (analysis.task_metrics; the loop then keeps the lowest mse)."""
+    if config.task.name == "arrays":
+        from rnncondense.analysis.task_metrics import evaluate_array_task
+
+        return lambda params: evaluate_array_task(
+            params, task, alpha=config.alpha, sigma_rec=config.model.sigma_rec, key=key,
+            repeats=config.train.val_noise_repeats, dynamics=config.dynamics, check_finite=False,
+        )
     batch = task.validation_batch()
     return lambda params: evaluate(
         params,
@@ -193,6 +202,10 @@ def train_run(
         "n_units": config.model.n_units,
     }
     record = {"validation": metrics.to_dict(), "training": summary}
+    if config.task.name != "cue_set_go":  # say by what the network was judged
+        from rnncondense.analysis.task_metrics import CRITERIA
+
+        record["criterion"] = CRITERIA[config.task.name]
     storage.save_params(run_dir / layout.PARAMS_FILE, state.best_params, meta={
         "iteration": state.best_iteration, "task": config.task.name,
         ties.CONFIG_KEY: config_digest(config), ties.METRICS_KEY: ties.json_digest(record),  # ties config and metrics

@@ -131,3 +131,9 @@ class ArrayTask:
 
     def validation_batch(self) -> ArrayBatch:
         return self.validation
+
+    def condition_batch(self) -> ArrayBatch:
+        """The first validation trial of each validated condition, in label order (for figures)."""
+        labels = np.asarray(self.validation.condition)
+        first = [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)]
+        return _take(self.validation, np.asarray(first))

@@ -58,7 +58,8 @@ def _score(metrics: dict) -> tuple:
     rel = metrics["timing_rel_error"]
     rel = math.inf if rel is None or math.isnan(rel) else rel
     mse = metrics["mse"] if metrics["mse"] is not None and math.isfinite(metrics["mse"]) else math.inf
-    return (not metrics["success"], metrics["miss_rate"], rel, mse)
+    misses = metrics["miss_rate"] or 0.0  # None: a task without timing (tasks/arrays.py) has no misses
+    return (not metrics["success"], misses, rel, mse)
 
 
 def _finite(tree: Any) -> bool:
@@ -110,14 +111,15 @@ def run_loop(
             if (state.iteration % eval_every == 0 or state.iteration == max_iters) and not info.get("rejected"):
                 metrics = evaluate(state.params)
                 row.update({f"val_{k}": getattr(metrics, k) for k in ("mse", "timing_mae_ms", "timing_rel_error", "miss_rate")})
-                row["val_success"] = float(metrics.success)
+                row["val_success"] = math.nan if metrics.success is None else float(metrics.success)  # None: no success of its own
                 current = metrics.to_dict()
                 if state.best_metrics is None or _score(current) < _score(state.best_metrics):
                     state.best_params, state.best_metrics, state.best_iteration = state.params, current, state.iteration
                 if metrics.success and state.success_iteration is None:
                     state.success_iteration = state.iteration
                     state.success_elapsed_s = time.perf_counter() - start
-                if stop_on_success and metrics.success and metrics.timing_rel_error <= stop_rel_error:
+                # a task without timing (NaN timing error) stops at its success alone
+                if stop_on_success and metrics.success and not metrics.timing_rel_error > stop_rel_error:
                     state.stopped = "success"
             state.elapsed_s = time.perf_counter() - start
             row["elapsed_s"] = state.elapsed_s
