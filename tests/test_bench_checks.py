@@ -8,7 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import bench_analysis, bench_circuits, bench_hessian_free, bench_simulator, bench_sweep, bench_training  # noqa: E402
-from benchmarks import bench_dsa, bench_ensemble, bench_fixed_points  # noqa: E402
+from benchmarks import bench_batching_floor, bench_dsa, bench_ensemble, bench_fixed_points  # noqa: E402
 from benchmarks.common import check  # noqa: E402
 from benchmarks.run import BENCHMARKS, print_checks  # noqa: E402
 
@@ -82,3 +82,28 @@ def test_every_benchmark_with_goals_reads_them_from_its_result():
     assert [met for _, met in _verdicts(bench_fixed_points, fixed_points)] == [False]
     # every benchmark `make bench` runs has its goals checked
     assert {name for name in BENCHMARKS if not hasattr(sys.modules[f"benchmarks.bench_{name}"], "checks")} == set()
+
+
+def test_the_batching_floor_times_programs_that_compute_the_same_steps():
+    """The four ways of stepping 16 networks give the same states (so their times compare the same
+    work), and the check reads the one-GEMM speedup of the sizes up to 50."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from jax.scipy.linalg import block_diag
+
+    floor = bench_batching_floor
+
+    key = jax.random.PRNGKey(0)
+    h = jax.random.normal(key, (floor.MEMBERS, 8, 5))
+    W = jax.random.normal(jax.random.fold_in(key, 1), (floor.MEMBERS, 5, 5)) / jnp.sqrt(5)
+    one = np.stack([floor._steps(lambda x, w: x @ w)(h[s], W[s]) for s in range(floor.MEMBERS)])
+    batched = floor._steps(lambda x, w: jnp.einsum("sbn,snm->sbm", x, w))(h, W)
+    blocks = floor._steps(lambda x, w: x @ w)(h.transpose(1, 0, 2).reshape(8, -1), block_diag(*W))
+    np.testing.assert_allclose(batched, one, atol=1e-5)
+    np.testing.assert_allclose(blocks.reshape(8, floor.MEMBERS, 5).transpose(1, 0, 2), one, atol=1e-5)
+
+    result = floor.run(sizes=[4, 60], repeats=2)
+    assert [row["n_units"] for row in result["rows"]] == [4, 60]
+    (verdict,) = floor.checks(result)
+    assert verdict["measured"] == result["rows"][0]["speedup_one_gemm"]  # 60 > 50 is not among the small sizes
