@@ -77,6 +77,7 @@ __all__ = [
     "context_fixed_points",
     "network_update",
     "held_inputs",
+    "padded_network",
     "sample_starts",
     "time_constants_ms",
     "classify_stability",
@@ -313,6 +314,8 @@ def find_fixed_points(
     lm_steps: int = 30,
     n_slow: int = 3,
     marginal_tol: float = 1e-6,
+    polish_batch: int | None = None,
+    n_real: int | None = None,
 ) -> FixedPoints:
     """Fixed and slow points of x -> x + update(x, args), minimising q from every start at once.
 
@@ -328,6 +331,11 @@ def find_fixed_points(
             mean distance from it.
         adam_steps, learning_rate: the Adam phase; lm_steps: Levenberg-Marquardt polish steps.
         n_slow: slow directions kept per point; marginal_tol: band around |mu| = 1 called marginal.
+        polish_batch: polish at least this many points at once (padded), so that every call with
+            the same starts' shape compiles one program; None: a power of two of the distinct points.
+        n_real: the first n_real coordinates are the system's, the others inert padding (their
+            own fixed point, no effect on the rest: `context_fixed_points(pad_to=...)`); points,
+            Jacobians and their linearisation are returned for the first n_real only. None: all.
 
     Returns:
         FixedPoints, sorted by q (possibly empty: P = 0).
@@ -349,9 +357,11 @@ def find_fixed_points(
         represented_by = (np.argmin(np.linalg.norm(ends[:, None] - candidates[None], axis=2), axis=1)
                           if candidates.size else np.zeros(0, int))
         if candidates.shape[0]:
-            # padded to a power of two (repeating the first row) so that calls compile a few shapes only
+            # padded to a power of two (repeating the first row) so that calls compile a few shapes only,
+            # and to at least `polish_batch` rows, so that they compile one
             n = candidates.shape[0]
-            padded = jnp.asarray(np.concatenate([candidates, np.repeat(candidates[:1], _bucket(n) - n, axis=0)]))
+            rows = max(_bucket(n), int(polish_batch or 0))
+            padded = jnp.asarray(np.concatenate([candidates, np.repeat(candidates[:1], rows - n, axis=0)]))
             polished = _levenberg_marquardt(update, padded, args64, steps=int(lm_steps), q_stop=float(q_tol) * 1e-12)
             q, jacobians = _q_and_jacobians(update, polished, args64)
             polished, q, jacobians = np.asarray(polished)[:n], np.asarray(q)[:n], np.asarray(jacobians)[:n]
@@ -367,6 +377,8 @@ def find_fixed_points(
     inlier = np.linalg.norm(polished - centroid, axis=1) <= outlier_scale * max(spread, 1e-12)
     n_outliers = int(np.sum(~inlier))
     polished, q, jacobians = polished[inlier], q[inlier], jacobians[inlier]
+    if n_real is not None:
+        polished, jacobians = polished[:, :n_real], jacobians[:, :n_real, :n_real]
     eigenvalues, unstable, marginal, classes, slowest, slow = _linearise(
         jacobians, dt_ms=dt_ms, n_slow=n_slow, marginal_tol=marginal_tol
     )
@@ -374,6 +386,20 @@ def find_fixed_points(
         points=polished, q=q, jacobians=jacobians, eigenvalues=eigenvalues, n_unstable=unstable,
         n_marginal=marginal, stability=classes, slowest_time_constant_ms=slowest, slow_directions=slow,
         n_starts=int(starts.shape[0]), n_converged=n_converged, n_outliers=n_outliers,
+    )
+
+
+def padded_network(params: Params, size: int) -> Params:
+    """The network with `size` - N inert units appended: no inputs, bias 0, no weights to or from
+    any unit. Each obeys x' = -x, so x = 0 is its fixed point, its coordinates of the gradient
+    of q vanish there, and started at 0 it stays at 0 while the real units move as without it;
+    its Jacobian block is (1 - alpha) I, apart from the real units' block."""
+    n = np.shape(params.W_rec)[0]
+    extra = size - n
+    return Params(
+        W_rec=np.pad(params.W_rec, ((0, extra), (0, extra))), W_in=np.pad(params.W_in, ((0, extra), (0, 0))),
+        b=np.pad(params.b, (0, extra)), W_out=np.pad(params.W_out, ((0, 0), (0, extra))), b_out=params.b_out,
+        x0=np.pad(params.x0, (0, extra)),
     )
 
 
@@ -387,6 +413,7 @@ def context_fixed_points(
     dt_ms: float,
     n_starts: int = 64,
     noise_std: float = 0.1,
+    pad_to: int | None = None,
     **options: Any,
 ) -> ContextFixedPoints:
     """Fixed points of the network for each held input (context), with per-context summaries.
@@ -399,6 +426,11 @@ def context_fixed_points(
             the context index) plus N(0, noise_std^2) noise.
         key: PRNG key for the starts.
         alpha, dt_ms: the network's dt / tau and dt (ms).
+        pad_to: search in the network padded with inert units up to this size (`padded_network`),
+            so that networks of different sizes share one compiled program: XLA compiles each
+            shape anew, about 3 s of CPU for a 60-unit network, where the search itself then takes
+            0.1 s. The results are the N real units' (exactly: the inert units stay at 0), from
+            other random starts than unpadded (the noise is drawn for all pad_to coordinates).
         options: passed to `find_fixed_points` (q_tol, unique_tol, adam_steps, ...).
     """
     inputs = np.asarray(inputs, dtype=np.float64)
@@ -406,10 +438,22 @@ def context_fixed_points(
         raise ValueError(f"inputs must be (C, {np.shape(params.W_in)[1]}), got shape {inputs.shape}")
     if isinstance(n_starts, bool) or not isinstance(n_starts, (int, np.integer)) or n_starts < 1:
         raise ValueError(f"n_starts (={n_starts!r}) must be a positive integer")
+    n_units = np.shape(params.W_rec)[0]
     params64 = Params(*(np.asarray(a, np.float64) for a in params))
+    size = n_units if pad_to is None else int(pad_to)
+    if size < n_units:
+        raise ValueError(f"pad_to (={pad_to!r}) must be at least the network's {n_units} units")
+    if size > n_units:
+        params64 = padded_network(params64, size)
+        options = {**options, "n_real": n_units}
+    # padded: the noise is drawn for all `size` coordinates (one random program for every N) and the
+    # inert units' coordinates set to 0, their fixed point
+    pool = np.asarray(states, dtype=np.float64).reshape(-1, n_units)
+    pool = np.pad(pool, ((0, 0), (0, size - n_units)))
     results = []
     for c, u in enumerate(inputs):
-        starts = sample_starts(jax.random.fold_in(key, c), states, int(n_starts), noise_std=noise_std)
+        starts = sample_starts(jax.random.fold_in(key, c), pool, int(n_starts), noise_std=noise_std)
+        starts[:, n_units:] = 0.0
         results.append(find_fixed_points(network_update, starts, (params64, u, float(alpha)), dt_ms=dt_ms, **options))
     count = lambda label: np.asarray([fp.stability.count(label) for fp in results], dtype=int)
     return ContextFixedPoints(

@@ -32,13 +32,17 @@ from rnncondense.condense.merge import compact, merge_units
 from rnncondense.condense.pairing import greedy_pairs, unit_distances
 from rnncondense.condense.preserve import alignment_reference, preserving_objective, procrustes_to_reference
 from rnncondense.config import RunConfig
+from rnncondense.metrics import DYNAMICS_METRICS
 from rnncondense.rnn import Params, simulate
 from rnncondense.tasks import make_task
 from rnncondense.tasks.cue_set_go import CueSetGo
 from rnncondense.train.loop import initial_state, run_loop
 from rnncondense.train.trainers import Objective, make_trainer
 
-SOLUTION_KEYS = ("pcs_90", "participation_ratio", "scaling_index", "ramp_fraction", "spectral_radius")
+SOLUTION_KEYS = ("pcs_90", "participation_ratio", "scaling_index", "ramp_fraction", "spectral_radius", *DYNAMICS_METRICS)
+# fixed points of every measured step: 3 contexts, 16 starts, shared programs (analysis.dynamics: about
+# 0.3 s a step once the padded size's programs are compiled)
+STEP_FIXED_POINTS = "records"
 TASK_KEYS = ("mse", "timing_mae_ms", "timing_rel_error", "miss_rate", "success")
 
 
@@ -125,8 +129,10 @@ def measure(state: State, context: Context, *, solution: bool = True) -> dict:
 def measure_solution(state: State, context: Context) -> dict:
     """Solution-type metrics of the network and its similarity to the original."""
     alive = None if state.alive.all() else state.alive
-    metrics = solution_metrics(state.params, context.run, k=min(context.settings.k, state.n_units), alive=alive)
+    metrics = solution_metrics(state.params, context.run, k=min(context.settings.k, state.n_units), alive=alive,
+                               fixed_points=STEP_FIXED_POINTS)
     record = {key: metrics.numbers[key] for key in SOLUTION_KEYS}
+    record["fixed_points"] = metrics.numbers["fixed_points"]  # per context
     k = min(context.settings.k, state.n_units, context.original_trajectories.sizes["unit"])
     sim = similarity(context.original_trajectories, metrics.trajectories, k=k)
     return {**record, "similarity_procrustes": sim.procrustes, "similarity_cca": sim.cca}

@@ -25,7 +25,7 @@ from rnncondense import layout, storage, ties
 from rnncondense.analysis.findings import Condensation, Finding, OneShotRun, study_findings
 from rnncondense.dirlock import holding
 from rnncondense.errors import FileFormatError, RunDirError
-from rnncondense.metrics import SOLUTION_METRICS, metric
+from rnncondense.metrics import DYNAMICS_METRICS, SOLUTION_METRICS, metric
 
 _ROOT: ContextVar[Path | None] = ContextVar("report_root", default=None)  # the directory being reported
 
@@ -203,6 +203,7 @@ def _columns(names: tuple[str, ...]) -> list[tuple[str, str]]:
 
 TASK_COLUMNS = _columns(("mse", "timing_mae_ms", "timing_rel_error", "miss_rate", "success"))
 SOLUTION_COLUMNS = _columns(SOLUTION_METRICS)
+DYNAMICS_COLUMNS = _columns(DYNAMICS_METRICS)
 
 
 # ------------------------------------------------------------------------------ sections
@@ -231,7 +232,8 @@ def base_section(study: Path, overview: list[dict], *, run: Path | None = None) 
         + "). The context cue's level encodes the interval; the output must ramp from the Set pulse "
         "and cross 1 one interval later.</p>"
     )
-    body = text + table([row], [("name", "network")] + TASK_COLUMNS + SOLUTION_COLUMNS, name_column="name")
+    body = text + table([row], [("name", "network")] + TASK_COLUMNS + SOLUTION_COLUMNS + DYNAMICS_COLUMNS,
+                        name_column="name")
     shown = [
         ("task", "Inputs (cue, Set), target and output for every interval, noise-free.", "half"),
         ("behavior", "Produced against target interval (mean and SD over noisy validation trials).", "half"),
@@ -246,6 +248,15 @@ def base_section(study: Path, overview: list[dict], *, run: Path | None = None) 
             ("unit_responses_normalized", "Unit responses in normalised time: one curve per unit means perfect temporal scaling.", "wide"),
             ("scaling_index", "Scaling indices of units and PCs (Wang et al. 2018).", "half"),
         ]
+        if (analysis.get("fixed_points") or {}).get("interval_ms"):  # analyze found fixed points: it drew them
+            shown += [
+                ("fixed_points", "How the network computes (Sussillo & Barak 2013): trajectories from cue onset in "
+                 "their top two PCs, coloured by interval, and each context's fixed points with its cue held and no "
+                 "Set (filled: stable, open: saddle, cross: unstable), with each point's slowest direction and the "
+                 "line the cue moves the fixed point along (the slow manifold).", "half"),
+                ("time_constants", "Slowest time constant of each context's fixed points against its interval "
+                 "(Wang et al. 2018: the cue sets the speed at which the state moves).", "half"),
+            ]
         if len(analysis.get("variance_explained", [])) < 3:  # analyze draws the 3D view only with 3 PCs
             shown = [item for item in shown if item[0] != "pc_trajectories_3d"]
     body += figures((_figure(run, stem), caption, size) for stem, caption, size in shown)
@@ -321,7 +332,8 @@ def condense_section(study: Path, overview: list[dict], *, root: Path | None = N
         body.append(f'<h3 id="condense-{_esc(run.name)}">{_esc(_condense_label(settings))}</h3>')
         body.append(f"<p class='note'>{_esc(result.get('reason', 'not finished'))}.</p>")
         body.append(table(records, [("step", "step"), ("n_units", "units")] + TASK_COLUMNS[2:]
-                          + _columns(("scaling_index", "ramp_fraction", "similarity_procrustes"))
+                          + _columns(("scaling_index", "ramp_fraction", "n_saddles", "slowest_time_constant_ms",
+                                      "similarity_procrustes"))
                           + [("retrain_iterations", "retrain iterations")]))
         if not result:  # not finished: its figures are drawn at the end
             continue
@@ -428,7 +440,8 @@ def sweep_section(study: Path, overview: list[dict]) -> tuple[str, str] | None:
     rows = _read_csv(root / layout.SWEEP_RESULTS_CSV, ("size", "seed"))
     if not rows:
         return None
-    columns = [("size", "units"), ("seed", "seed")] + TASK_COLUMNS[2:] + SOLUTION_COLUMNS[:4]
+    columns = ([("size", "units"), ("seed", "seed")] + TASK_COLUMNS[2:] + SOLUTION_COLUMNS[:4]
+               + _columns(("n_stable_points", "n_saddles", "slowest_time_constant_ms")))
     body = "<p class='note'>Networks of each size trained from scratch on the same task with the same budget.</p>"
     body += table(rows, [c for c in columns if c[0] in rows[0]])
     stems = [stem for stem in layout.SWEEP_FIGURES
@@ -456,7 +469,8 @@ def circuits_section(study: Path) -> tuple[str, str] | None:
 def overview_section(overview: list[dict]) -> tuple[str, str] | None:
     if not overview:
         return None
-    columns = [("name", "network")] + TASK_COLUMNS + SOLUTION_COLUMNS + _columns(("similarity_procrustes",))
+    columns = ([("name", "network")] + TASK_COLUMNS + SOLUTION_COLUMNS
+               + _columns(("n_saddles", "slowest_time_constant_ms", "similarity_procrustes")))
     return "Every metric", table(overview, columns, name_column="name")
 
 
