@@ -17,7 +17,7 @@ from benchmarks.common import machine  # noqa: E402
 from rnncondense.storage import write_json  # noqa: E402
 from rnncondense.runtime import lean_compiler  # noqa: E402
 
-BENCHMARKS = ["simulator", "hessian_free", "training", "analysis", "circuits", "sweep", "dsa", "fixed_points", "ensemble"]
+BENCHMARKS = ["simulator", "hessian_free", "training", "analysis", "circuits", "sweep", "dsa", "fixed_points", "separation", "ensemble"]
 
 
 def main() -> None:

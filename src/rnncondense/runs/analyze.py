@@ -1,8 +1,9 @@
 """The analysis of a trained run directory, written into it.
 
-`analyze_run` measures the network's solution type (`analysis.summary.solution_metrics`) and
-writes RUN/analysis/activity.nc (the condition-averaged activity, NetCDF-4, interval x time x
-unit, for the user's own tools), RUN/analysis/metrics.json and the analysis figures.
+`analyze_run` measures the network's solution type (`analysis.summary.solution_metrics`, with
+the fixed points of every context: `analysis.dynamics`) and writes RUN/analysis/activity.nc (the
+condition-averaged activity, NetCDF-4, interval x time x unit, for the user's own tools),
+RUN/analysis/metrics.json and the analysis figures.
 """
 
 from __future__ import annotations
