@@ -35,14 +35,14 @@ from benchmarks.common import check
 from rnncondense import layout
 from rnncondense.analysis.activity import condition_activity, time_normalized
 from rnncondense.analysis.dsa import dsa
-from rnncondense.analysis.similarity import similarity
+from rnncondense.analysis.similarity import DSA_N_DELAYS as N_DELAYS, DSA_RANK as RANK, similarity
 from rnncondense.config import load_config
 from rnncondense.runs.train import RunKeys, init_network, load_run
 from rnncondense.tasks import make_task
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES, SEEDS, MAX_ITERS = (10, 20, 40), 3, 30
-K, N_DELAYS, RANK = 3, 10, 10
+K = 3
 MEASURES = ("procrustes", "cca", "dsa")
 
 

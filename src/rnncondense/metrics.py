@@ -65,6 +65,9 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            "Procrustes similarity of time-normalised top-k PC trajectories"),
     Metric("similarity_cca", "similarity to original (CCA)", "", _UNIT, ".3f",
            "mean canonical correlation of time-normalised top-k PC trajectories"),
+    Metric("dsa_distance", "DSA distance to original", "rad", (0.0, 3.14159265), ".3f",
+           "angular Procrustes distance over vector fields of the condition-averaged rates (Ostrow et al. 2023); "
+           "0: the same linear dynamics up to a rotation"),
     # dynamics: fixed points with each context's cue held and no Set (`analysis.dynamics`)
     Metric("n_fixed_points", "fixed points per context", "", _POSITIVE, ".2g",
            "fixed points found per context (mean over the analysed contexts)"),

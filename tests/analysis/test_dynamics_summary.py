@@ -152,6 +152,9 @@ def test_the_known_answer_reaches_a_condensation_record_and_the_sweep_table(conf
     assert (record["n_fixed_points"], record["n_stable_points"], record["n_saddles"], record["slow_manifold_dim"]) == (1.0, 1.0, 0.0, 0)
     assert record["slowest_time_constant_ms"] == pytest.approx(tau, rel=1e-9)
     assert record["fixed_points"]["interval_ms"] == [500.0, 700.0, 900.0]
+    assert record["dsa_distance"] > 0  # unit 6's rates are gone
+    unchanged = measure_solution(State(1, params, np.ones(7, bool), np.arange(7)), context)
+    assert unchanged["dsa_distance"] < 1e-6 and unchanged["similarity_procrustes"] == pytest.approx(1.0)
 
     sweep_config = config.model_copy(update={"train": config.train.model_copy(update={"stop_on_success": False})})
     spec = make_spec(sweep_config, sizes=[6], seeds=1)

@@ -25,7 +25,7 @@ import scipy.cluster.hierarchy as hierarchy
 from scipy.spatial.distance import squareform
 
 from rnncondense.analysis.behavior import BehaviorMetrics, evaluate
-from rnncondense.analysis.similarity import similarity
+from rnncondense.analysis.similarity import DSA_N_DELAYS, DSA_RANK, dsa, similarity
 from rnncondense.analysis.summary import solution_metrics
 from rnncondense.condense.config import CondenseConfig
 from rnncondense.condense.merge import compact, merge_units
@@ -78,6 +78,7 @@ class Context:
     original: Params
     original_trajectories: Any  # for similarity
     evaluate: Callable[[Params], BehaviorMetrics]
+    original_rates: np.ndarray | None = None  # (interval, time, unit) condition-averaged, for DSA
 
     @classmethod
     def create(cls, run: RunConfig, settings: CondenseConfig, original: Params) -> Context:
@@ -89,8 +90,9 @@ class Context:
             p, task, alpha=run.alpha, sigma_rec=run.model.sigma_rec, key=k_eval,
             repeats=run.train.val_noise_repeats, batch=batch,
         )
-        trajectories = solution_metrics(original, run, k=settings.k).trajectories
-        return cls(run, settings, task, jax.random.PRNGKey(settings.seed), original, trajectories, evaluator)
+        measured = solution_metrics(original, run, k=settings.k)
+        return cls(run, settings, task, jax.random.PRNGKey(settings.seed), original, measured.trajectories, evaluator,
+                   measured.activity["rate"].values)
 
     def step_key(self, step: int) -> jax.Array:
         return jax.random.fold_in(self.key, step)
@@ -135,7 +137,14 @@ def measure_solution(state: State, context: Context) -> dict:
     record["fixed_points"] = metrics.numbers["fixed_points"]  # per context
     k = min(context.settings.k, state.n_units, context.original_trajectories.sizes["unit"])
     sim = similarity(context.original_trajectories, metrics.trajectories, k=k)
-    return {**record, "similarity_procrustes": sim.procrustes, "similarity_cca": sim.cca}
+    record.update(similarity_procrustes=sim.procrustes, similarity_cca=sim.cca, dsa_distance=None)
+    if context.original_rates is not None:  # the headline (analysis.similarity.HEADLINE)
+        try:
+            record["dsa_distance"] = dsa(context.original_rates, metrics.activity["rate"].values,
+                                         n_delays=DSA_N_DELAYS, rank=DSA_RANK).distance
+        except ValueError:  # a network too small for the operator's rank
+            pass
+    return record
 
 
 def retrain(

@@ -37,7 +37,7 @@ from rnncondense.tasks import make_task
 COLUMNS = (
     "step", "n_units", "success", "mse", "timing_mae_ms", "timing_rel_error", "miss_rate",
     "pcs_90", "participation_ratio", "scaling_index", "ramp_fraction", "spectral_radius",
-    *DYNAMICS_METRICS, "similarity_procrustes", "similarity_cca", "alignment", "clusters",
+    *DYNAMICS_METRICS, "dsa_distance", "similarity_procrustes", "similarity_cca", "alignment", "clusters",
     "retrain_iterations", "retrain_success", "elapsed_s",
 )
 

@@ -333,7 +333,7 @@ def condense_section(study: Path, overview: list[dict], *, root: Path | None = N
         body.append(f"<p class='note'>{_esc(result.get('reason', 'not finished'))}.</p>")
         body.append(table(records, [("step", "step"), ("n_units", "units")] + TASK_COLUMNS[2:]
                           + _columns(("scaling_index", "ramp_fraction", "n_saddles", "slowest_time_constant_ms",
-                                      "similarity_procrustes"))
+                                      "dsa_distance", "similarity_procrustes"))
                           + [("retrain_iterations", "retrain iterations")]))
         if not result:  # not finished: its figures are drawn at the end
             continue
@@ -470,7 +470,7 @@ def overview_section(overview: list[dict]) -> tuple[str, str] | None:
     if not overview:
         return None
     columns = ([("name", "network")] + TASK_COLUMNS + SOLUTION_COLUMNS
-               + _columns(("n_saddles", "slowest_time_constant_ms", "similarity_procrustes")))
+               + _columns(("n_saddles", "slowest_time_constant_ms", "dsa_distance", "similarity_procrustes")))
     return "Every metric", table(overview, columns, name_column="name")
 
 
