@@ -106,7 +106,10 @@ def separation(nets: list[dict]) -> dict:
             "within_min": float(np.min(within)) if within else None,
             "control_max": float(np.max(control)) if control else None,
         }
-    return {"pairs": {kind: len(members) for kind, members in pairs.items()}, "table": table}
+    label = lambda n: f"{n['name']}{'' if n['trained'] else ' (untrained)'}"  # noqa: E731
+    scored = [{"kind": kind, "a": label(a), "b": label(b), **score}
+              for kind, members in pairs.items() for (a, b), score in zip(members, scores[kind])]
+    return {"pairs": {kind: len(members) for kind, members in pairs.items()}, "table": table, "scores": scored}
 
 
 def headline(table: dict) -> str:
