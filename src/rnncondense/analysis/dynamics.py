@@ -51,8 +51,8 @@ from rnncondense.metrics import DYNAMICS_METRICS
 from rnncondense.rnn import CURRENT_TANH, Params, simulate
 from rnncondense.tasks import make_task
 
-__all__ = ["FixedPointSettings", "FULL", "QUICK", "RECORDS", "PRESETS", "fixed_point_settings", "NetworkDynamics", "network_fixed_points", "FIXED_POINT_NUMBERS",
-           "subnetwork"]
+__all__ = ["FixedPointSettings", "FULL", "QUICK", "RECORDS", "PRESETS", "fixed_point_settings", "NetworkDynamics",
+           "network_fixed_points", "FIXED_POINT_NUMBERS", "empty_numbers", "subnetwork"]
 
 FIXED_POINT_NUMBERS = DYNAMICS_METRICS  # the registry's names (metrics.py)
 
@@ -66,7 +66,8 @@ class FixedPointSettings(NamedTuple):
     noise_std: float = 0.1  # of the starts around the trajectories' states
     seed: int = 0  # of the starts
     # pad the network with inert units to a power of two (>= PAD_MIN units) and polish at least 16
-    # points at once, so that networks of many sizes (a condensation's steps, a sweep) share a few compiled programs
+    # points at once, so that networks of many sizes (a condensation's steps, a sweep) share a few
+    # compiled programs
     shared_programs: bool = False
 
     def record(self) -> dict[str, Any]:

@@ -145,10 +145,16 @@ def held_inputs(cue_levels: np.ndarray, n_inputs: int = 2) -> np.ndarray:
 def sample_starts(key: jax.Array, states: np.ndarray, n_starts: int, *, noise_std: float) -> np.ndarray:
     """`n_starts` states (n_starts, N) drawn uniformly from `states` (..., N), plus N(0, noise_std^2)."""
     pool = np.asarray(states, dtype=np.float64).reshape(-1, np.shape(states)[-1])
+    picks, noise = _draw(key, pool.shape[0], n_starts=int(n_starts), n_units=pool.shape[1])
+    return pool[np.asarray(picks)] + noise_std * np.asarray(noise, dtype=np.float64)
+
+
+@partial(jax.jit, static_argnames=("n_starts", "n_units"))
+def _draw(key: jax.Array, n_rows: int, *, n_starts: int, n_units: int) -> tuple[jax.Array, jax.Array]:
+    """The random rows and noise of `sample_starts`, as one program (the same numbers as drawn op by
+    op; one program to trace again after `jax.clear_caches`, where a condensation step clears them)."""
     k_pick, k_noise = jax.random.split(key)
-    picks = np.asarray(jax.random.randint(k_pick, (n_starts,), 0, pool.shape[0]))
-    noise = np.asarray(jax.random.normal(k_noise, (n_starts, pool.shape[1])), dtype=np.float64)
-    return pool[picks] + noise_std * noise
+    return jax.random.randint(k_pick, (n_starts,), 0, n_rows), jax.random.normal(k_noise, (n_starts, n_units))
 
 
 # ---------------------------------------------------------------- minimisation (jitted, all starts at once)
@@ -222,6 +228,11 @@ def _levenberg_marquardt(update: Update, points: jax.Array, args: Any, *, steps:
 
     xs, _, _ = lax.while_loop(_cond, _body, (points, 1e-6 * scale, 0))
     return xs
+
+
+@partial(jax.jit, static_argnames=("update",))
+def _q_batch(update: Update, points: jax.Array, args: Any) -> jax.Array:
+    return jax.vmap(lambda x: _q(update, x, args))(points)
 
 
 @partial(jax.jit, static_argnames=("update",))
@@ -357,7 +368,7 @@ def find_fixed_points(
         ends = np.asarray(_adam(update, jnp.asarray(starts), args64, steps=int(adam_steps),
                                 learning_rate=float(learning_rate)))
         ends = ends[np.all(np.isfinite(ends), axis=1)]
-        q_ends = np.asarray(jax.vmap(lambda x: _q(update, x, args64))(jnp.asarray(ends)))
+        q_ends = np.asarray(_q_batch(update, jnp.asarray(ends), args64))
         candidates = ends[_unique(ends, q_ends, unique_tol)] if ends.size else ends
         # each start is represented by the candidate nearest its end point (itself, or the one it merged into)
         represented_by = (np.argmin(np.linalg.norm(ends[:, None] - candidates[None], axis=2), axis=1)
