@@ -17,8 +17,8 @@ from benchmarks.common import machine  # noqa: E402
 from rnncondense.storage import write_json  # noqa: E402
 from rnncondense.runtime import lean_compiler  # noqa: E402
 
-BENCHMARKS = ["simulator", "hessian_free", "training", "analysis", "circuits", "sweep", "dsa", "fixed_points", "ensemble",
-              "batching_floor"]
+BENCHMARKS = ["simulator", "hessian_free", "training", "analysis", "circuits", "sweep", "dsa", "fixed_points", "separation",
+              "ensemble", "batching_floor"]
 
 
 def main() -> None:

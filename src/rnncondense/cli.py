@@ -250,20 +250,28 @@ def analyze(
     n_trials: Annotated[int, typer.Option(min=1, max=256, help="Trials per interval to average.")] = 8,
     noise: Annotated[bool, typer.Option(help="Average noisy trials instead of noise-free ones.")] = False,
     figures: Annotated[bool, typer.Option(help="Draw the figures.")] = True,
+    fixed_points: Annotated[str, typer.Option(help="Fixed-point search: quick, full, records or none.")] = "quick",
 ) -> None:
-    """Population structure and solution type: PCA, scaling index, ramps, eigenvalues; writes
-    RUN/analysis/activity.nc (NetCDF), RUN/analysis/metrics.json and figures."""
+    """Population structure and solution type: PCA, scaling index, ramps, eigenvalues, fixed points
+    per context; writes RUN/analysis/activity.nc (NetCDF), RUN/analysis/metrics.json and figures."""
+    from rnncondense.analysis.dynamics import fixed_point_settings
+    from rnncondense.metrics import DYNAMICS_METRICS
     from rnncondense.runs.analyze import analyze_run
 
+    search = None if fixed_points == "none" else fixed_points
+    fixed_point_settings(search)  # a bad name is refused before any work
     with console.status("analysing"):
-        result = analyze_run(run, k=k, n_trials=n_trials, noise=noise, figures=figures)
+        result = analyze_run(run, k=k, n_trials=n_trials, noise=noise, figures=figures, fixed_points=search)
     table = Table(title=f"{run}: solution type", title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
     not_applicable = result.get("not_applicable", [])
-    for name in ("pcs_90", "participation_ratio", "scaling_index", "ramp_fraction", "spectral_radius"):
+    for name in ("pcs_90", "participation_ratio", "scaling_index", "ramp_fraction", "spectral_radius", *DYNAMICS_METRICS):
         value = result.get(name)
         table.add_row(name, "not applicable" if name in not_applicable else "-" if value is None else f"{value:.3g}")
+    per_context = result.get("fixed_points") or {}
+    for interval, tau in zip(per_context.get("interval_ms", []), per_context.get("slowest_time_constant_ms", [])):
+        table.add_row(f"slowest time constant at {interval:.0f} ms (ms)", "-" if tau is None else f"{tau:.3g}")
     if not_applicable:
         table.caption = "not applicable: the task has no Cue-Set-Go timing structure"
     stdout.print(table)

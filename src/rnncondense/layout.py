@@ -76,10 +76,11 @@ ANALYSIS_FIGURES = (  # rnncondense analyze; pc_trajectories_3d only when there 
     "variance_explained", "pc_trajectories_2d", "pc_trajectories_3d", "unit_responses",
     "unit_responses_normalized", "eigenvalues", "scaling_index",
 )
+DYNAMICS_FIGURES = ("fixed_points", "time_constants")  # rnncondense analyze, with fixed points
 CONDENSE_FIGURES = (  # canonical_responses only for the canonical method
     "metrics_vs_size", "behavior_per_step", "original_vs_final", "canonical_responses",
 )
-SWEEP_FIGURES = ("task_vs_size", "solution_vs_size", "unit_responses_by_size")
+SWEEP_FIGURES = ("task_vs_size", "solution_vs_size", "fixed_points_vs_size", "unit_responses_by_size")
 
 
 def figure_file(stem: str) -> str:

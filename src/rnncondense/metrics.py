@@ -72,6 +72,21 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            "Procrustes similarity of time-normalised top-k PC trajectories"),
     Metric("similarity_cca", "similarity to original (CCA)", "", _UNIT, ".3f",
            "mean canonical correlation of time-normalised top-k PC trajectories"),
+    Metric("dsa_distance", "DSA distance to original", "rad", (0.0, 3.14159265), ".3f",
+           "angular Procrustes distance over vector fields of the condition-averaged rates (Ostrow et al. 2023); "
+           "0: the same linear dynamics up to a rotation"),
+    # dynamics: fixed points with each context's cue held and no Set (`analysis.dynamics`)
+    Metric("n_fixed_points", "fixed points per context", "", _POSITIVE, ".2g",
+           "fixed points found per context (mean over the analysed contexts)"),
+    Metric("n_stable_points", "stable points per context", "", _POSITIVE, ".2g",
+           "stable fixed points per context (mean over the analysed contexts)"),
+    Metric("n_saddles", "saddles per context", "", _POSITIVE, ".2g",
+           "saddle points per context (mean over the analysed contexts)"),
+    Metric("slow_manifold_dim", "slow-manifold dimension", "", _POSITIVE, ".0f",
+           "largest over contexts of the PCs for 95 % of the variance of the fixed points' locations", integer=True),
+    Metric("slowest_time_constant_ms", "slowest time constant", "ms", _POSITIVE, ".0f",
+           "median over contexts of the slowest mode's time constant dt / |ln|mu|| at the fixed points",
+           log_scale=True),
     # cost
     Metric("iterations", "training iterations", "", _POSITIVE, ".0f", "optimiser iterations", integer=True),
     Metric("success_iteration", "first success (iteration)", "", _POSITIVE, ".0f",
@@ -86,6 +101,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
 
 TASK_METRICS = ("success", "mse", "timing_mae_ms", "timing_rel_error", "miss_rate")
 SOLUTION_METRICS = ("pcs_90", "participation_ratio", "scaling_index", "ramp_fraction", "spectral_radius")
+DYNAMICS_METRICS = ("n_fixed_points", "n_stable_points", "n_saddles", "slow_manifold_dim", "slowest_time_constant_ms")
 
 
 def metric(name: str) -> Metric:

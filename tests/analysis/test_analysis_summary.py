@@ -76,8 +76,9 @@ def test_analyze_run_writes_activity_metrics_and_figures(tmp_path):
         assert activity["rate"].dims == ("interval", "time", "unit") and activity.sizes["unit"] == 16
     names = {
         "variance_explained", "pc_trajectories_2d", "pc_trajectories_3d", "unit_responses",
-        "unit_responses_normalized", "eigenvalues", "scaling_index",
+        "unit_responses_normalized", "eigenvalues", "scaling_index", *layout.DYNAMICS_FIGURES,
     }
+    assert len(written["fixed_points"]["slowest_time_constant_ms"]) == 3  # every context, by default
     for name in names:
         png = run / "figures" / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -55,6 +55,12 @@ points, the slowest time constant over all points of the context, and `slow_mani
 number of principal components of the points' locations needed for 95 % of their variance
 (0 for a single point, 1 for points along a line, 2 for a ring: the dimension of the linear span
 of the points, not the intrinsic dimension of the manifold).
+
+Padding. XLA compiles the search anew for every network size (about 3 CPU-seconds for 60 units,
+where the search itself then takes 0.1 s), so `context_fixed_points(pad_to=M)` searches the network
+with M - N inert units appended (`padded_network`: x' = -x, no weights to or from them), started
+and staying at 0, and returns the N real coordinates, Jacobian blocks and their linearisation:
+networks of many sizes then share the programs compiled for M.
 """
 
 from __future__ import annotations
@@ -77,6 +83,7 @@ __all__ = [
     "context_fixed_points",
     "network_update",
     "held_inputs",
+    "padded_network",
     "sample_starts",
     "time_constants_ms",
     "classify_stability",
@@ -138,10 +145,16 @@ def held_inputs(cue_levels: np.ndarray, n_inputs: int = 2) -> np.ndarray:
 def sample_starts(key: jax.Array, states: np.ndarray, n_starts: int, *, noise_std: float) -> np.ndarray:
     """`n_starts` states (n_starts, N) drawn uniformly from `states` (..., N), plus N(0, noise_std^2)."""
     pool = np.asarray(states, dtype=np.float64).reshape(-1, np.shape(states)[-1])
+    picks, noise = _draw(key, pool.shape[0], n_starts=int(n_starts), n_units=pool.shape[1])
+    return pool[np.asarray(picks)] + noise_std * np.asarray(noise, dtype=np.float64)
+
+
+@partial(jax.jit, static_argnames=("n_starts", "n_units"))
+def _draw(key: jax.Array, n_rows: int, *, n_starts: int, n_units: int) -> tuple[jax.Array, jax.Array]:
+    """The random rows and noise of `sample_starts`, as one program (the same numbers as drawn op by
+    op; one program to trace again after `jax.clear_caches`, where a condensation step clears them)."""
     k_pick, k_noise = jax.random.split(key)
-    picks = np.asarray(jax.random.randint(k_pick, (n_starts,), 0, pool.shape[0]))
-    noise = np.asarray(jax.random.normal(k_noise, (n_starts, pool.shape[1])), dtype=np.float64)
-    return pool[picks] + noise_std * noise
+    return jax.random.randint(k_pick, (n_starts,), 0, n_rows), jax.random.normal(k_noise, (n_starts, n_units))
 
 
 # ---------------------------------------------------------------- minimisation (jitted, all starts at once)
@@ -215,6 +228,11 @@ def _levenberg_marquardt(update: Update, points: jax.Array, args: Any, *, steps:
 
     xs, _, _ = lax.while_loop(_cond, _body, (points, 1e-6 * scale, 0))
     return xs
+
+
+@partial(jax.jit, static_argnames=("update",))
+def _q_batch(update: Update, points: jax.Array, args: Any) -> jax.Array:
+    return jax.vmap(lambda x: _q(update, x, args))(points)
 
 
 @partial(jax.jit, static_argnames=("update",))
@@ -313,6 +331,8 @@ def find_fixed_points(
     lm_steps: int = 30,
     n_slow: int = 3,
     marginal_tol: float = 1e-6,
+    polish_batch: int | None = None,
+    n_real: int | None = None,
 ) -> FixedPoints:
     """Fixed and slow points of x -> x + update(x, args), minimising q from every start at once.
 
@@ -328,6 +348,11 @@ def find_fixed_points(
             mean distance from it.
         adam_steps, learning_rate: the Adam phase; lm_steps: Levenberg-Marquardt polish steps.
         n_slow: slow directions kept per point; marginal_tol: band around |mu| = 1 called marginal.
+        polish_batch: polish at least this many points at once (padded), so that every call with
+            the same starts' shape compiles one program; None: a power of two of the distinct points.
+        n_real: the first n_real coordinates are the system's, the others inert padding (their
+            own fixed point, no effect on the rest: `context_fixed_points(pad_to=...)`); points,
+            Jacobians and their linearisation are returned for the first n_real only. None: all.
 
     Returns:
         FixedPoints, sorted by q (possibly empty: P = 0).
@@ -343,15 +368,17 @@ def find_fixed_points(
         ends = np.asarray(_adam(update, jnp.asarray(starts), args64, steps=int(adam_steps),
                                 learning_rate=float(learning_rate)))
         ends = ends[np.all(np.isfinite(ends), axis=1)]
-        q_ends = np.asarray(jax.vmap(lambda x: _q(update, x, args64))(jnp.asarray(ends)))
+        q_ends = np.asarray(_q_batch(update, jnp.asarray(ends), args64))
         candidates = ends[_unique(ends, q_ends, unique_tol)] if ends.size else ends
         # each start is represented by the candidate nearest its end point (itself, or the one it merged into)
         represented_by = (np.argmin(np.linalg.norm(ends[:, None] - candidates[None], axis=2), axis=1)
                           if candidates.size else np.zeros(0, int))
         if candidates.shape[0]:
-            # padded to a power of two (repeating the first row) so that calls compile a few shapes only
+            # padded to a power of two (repeating the first row) so that calls compile a few shapes only,
+            # and to at least `polish_batch` rows, so that they compile one
             n = candidates.shape[0]
-            padded = jnp.asarray(np.concatenate([candidates, np.repeat(candidates[:1], _bucket(n) - n, axis=0)]))
+            rows = max(_bucket(n), int(polish_batch or 0))
+            padded = jnp.asarray(np.concatenate([candidates, np.repeat(candidates[:1], rows - n, axis=0)]))
             polished = _levenberg_marquardt(update, padded, args64, steps=int(lm_steps), q_stop=float(q_tol) * 1e-12)
             q, jacobians = _q_and_jacobians(update, polished, args64)
             polished, q, jacobians = np.asarray(polished)[:n], np.asarray(q)[:n], np.asarray(jacobians)[:n]
@@ -367,6 +394,8 @@ def find_fixed_points(
     inlier = np.linalg.norm(polished - centroid, axis=1) <= outlier_scale * max(spread, 1e-12)
     n_outliers = int(np.sum(~inlier))
     polished, q, jacobians = polished[inlier], q[inlier], jacobians[inlier]
+    if n_real is not None:
+        polished, jacobians = polished[:, :n_real], jacobians[:, :n_real, :n_real]
     eigenvalues, unstable, marginal, classes, slowest, slow = _linearise(
         jacobians, dt_ms=dt_ms, n_slow=n_slow, marginal_tol=marginal_tol
     )
@@ -374,6 +403,20 @@ def find_fixed_points(
         points=polished, q=q, jacobians=jacobians, eigenvalues=eigenvalues, n_unstable=unstable,
         n_marginal=marginal, stability=classes, slowest_time_constant_ms=slowest, slow_directions=slow,
         n_starts=int(starts.shape[0]), n_converged=n_converged, n_outliers=n_outliers,
+    )
+
+
+def padded_network(params: Params, size: int) -> Params:
+    """The network with `size` - N inert units appended: no inputs, bias 0, no weights to or from
+    any unit. Each obeys x' = -x, so x = 0 is its fixed point, its coordinates of the gradient
+    of q vanish there, and started at 0 it stays at 0 while the real units move as without it;
+    its Jacobian block is (1 - alpha) I, apart from the real units' block."""
+    n = np.shape(params.W_rec)[0]
+    extra = size - n
+    return Params(
+        W_rec=np.pad(params.W_rec, ((0, extra), (0, extra))), W_in=np.pad(params.W_in, ((0, extra), (0, 0))),
+        b=np.pad(params.b, (0, extra)), W_out=np.pad(params.W_out, ((0, 0), (0, extra))), b_out=params.b_out,
+        x0=np.pad(params.x0, (0, extra)),
     )
 
 
@@ -387,6 +430,7 @@ def context_fixed_points(
     dt_ms: float,
     n_starts: int = 64,
     noise_std: float = 0.1,
+    pad_to: int | None = None,
     **options: Any,
 ) -> ContextFixedPoints:
     """Fixed points of the network for each held input (context), with per-context summaries.
@@ -399,6 +443,11 @@ def context_fixed_points(
             the context index) plus N(0, noise_std^2) noise.
         key: PRNG key for the starts.
         alpha, dt_ms: the network's dt / tau and dt (ms).
+        pad_to: search in the network padded with inert units up to this size (`padded_network`),
+            so that networks of different sizes share one compiled program: XLA compiles each
+            shape anew, about 3 s of CPU for a 60-unit network, where the search itself then takes
+            0.1 s. The results are the N real units' (exactly: the inert units stay at 0), from
+            other random starts than unpadded (the noise is drawn for all pad_to coordinates).
         options: passed to `find_fixed_points` (q_tol, unique_tol, adam_steps, ...).
     """
     inputs = np.asarray(inputs, dtype=np.float64)
@@ -406,10 +455,22 @@ def context_fixed_points(
         raise ValueError(f"inputs must be (C, {np.shape(params.W_in)[1]}), got shape {inputs.shape}")
     if isinstance(n_starts, bool) or not isinstance(n_starts, (int, np.integer)) or n_starts < 1:
         raise ValueError(f"n_starts (={n_starts!r}) must be a positive integer")
+    n_units = np.shape(params.W_rec)[0]
     params64 = Params(*(np.asarray(a, np.float64) for a in params))
+    size = n_units if pad_to is None else int(pad_to)
+    if size < n_units:
+        raise ValueError(f"pad_to (={pad_to!r}) must be at least the network's {n_units} units")
+    if size > n_units:
+        params64 = padded_network(params64, size)
+        options = {**options, "n_real": n_units}
+    # padded: the noise is drawn for all `size` coordinates (one random program for every N) and the
+    # inert units' coordinates set to 0, their fixed point
+    pool = np.asarray(states, dtype=np.float64).reshape(-1, n_units)
+    pool = np.pad(pool, ((0, 0), (0, size - n_units)))
     results = []
     for c, u in enumerate(inputs):
-        starts = sample_starts(jax.random.fold_in(key, c), states, int(n_starts), noise_std=noise_std)
+        starts = sample_starts(jax.random.fold_in(key, c), pool, int(n_starts), noise_std=noise_std)
+        starts[:, n_units:] = 0.0
         results.append(find_fixed_points(network_update, starts, (params64, u, float(alpha)), dt_ms=dt_ms, **options))
     count = lambda label: np.asarray([fp.stability.count(label) for fp in results], dtype=int)
     return ContextFixedPoints(

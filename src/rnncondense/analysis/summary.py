@@ -9,6 +9,9 @@ those trajectories (interval, phase, unit):
     scaling_index_pcs             scaling index of each of the top-k PC scores
     ramp_fraction                 fraction of units with a monotonic ramp (`ramps`)
     spectral_radius, max_real_eigenvalue   of W_rec (`spectrum`)
+    n_fixed_points, n_stable_points, n_saddles, slow_manifold_dim, slowest_time_constant_ms
+                                  fixed points per context (`dynamics.network_fixed_points`), only
+                                  when asked (`fixed_points` settings: they cost seconds); else None
 
 and returns them as a `SolutionMetrics`: the JSON-ready numbers (`numbers`, what a run's
 analysis/metrics.json holds) together with the objects (activity, trajectories, PCA, ...) that
@@ -24,6 +27,14 @@ import numpy as np
 import xarray as xr
 
 from rnncondense.analysis.activity import condition_activity, time_normalized
+from rnncondense.analysis.dynamics import (
+    FixedPointSettings,
+    NetworkDynamics,
+    empty_numbers,
+    fixed_point_settings,
+    network_fixed_points,
+    subnetwork,
+)
 from rnncondense.analysis.pca import PCA, pca, project
 from rnncondense.analysis.ramps import Ramps, classify_ramps
 from rnncondense.analysis.scaling import ScalingIndex, scaling_index
@@ -49,6 +60,7 @@ class SolutionMetrics(NamedTuple):
     scaling_pcs: ScalingIndex | None  # of the top-k PC scores
     ramps: Ramps | None
     spectrum: Spectrum | None
+    dynamics: NetworkDynamics | None = None  # fixed points per context, when asked
 
 
 def _number(value: Any) -> float | None:
@@ -76,6 +88,7 @@ def solution_metrics(
     ramp_tolerance: float = 0.1,
     spectrum: bool = True,
     alive: np.ndarray | None = None,
+    fixed_points: FixedPointSettings | str | None = None,
 ) -> SolutionMetrics:
     """Solution-type metrics of a network on the task of `config`.
 
@@ -93,12 +106,16 @@ def solution_metrics(
         alive: (N,) mask of the units that belong to the network, for a network kept at full
             size whose removed units have no outgoing weights (condense.merge); the others are
             left out of every metric. Default: all units.
+        fixed_points: settings of the fixed-point analysis, or a preset's name ("full", "quick",
+            "records": `dynamics.PRESETS`); None (default) leaves it out and its numbers None.
 
     Returns:
         SolutionMetrics whose `numbers` are JSON-ready:
           n_units, pcs_90, participation_ratio, scaling_index (population), ramp_fraction,
           scaling_index_pcs (k values), variance_explained (first min(10, K) PCs),
           spectral_radius, max_real_eigenvalue (None without `spectrum`),
+          n_fixed_points, n_stable_points, n_saddles, slow_manifold_dim, slowest_time_constant_ms
+          and fixed_points (per context; None / {"skipped": why} without `fixed_points`),
           produced_ms, miss_fraction (per interval), n_normalized_by_target, settings
         (NaN is given as None: the participation ratio or scaling index of a silent network, the
         produced interval of an interval that always missed), and the objects: activity,
@@ -108,6 +125,7 @@ def solution_metrics(
     units = np.arange(params.W_rec.shape[0]) if alive is None else np.flatnonzero(np.asarray(alive, bool))
     n_units = int(units.size)
     k = check_k(k, n_units)
+    fixed_points = fixed_point_settings(fixed_points)
     if config.task.name == "arrays":  # no Cue-Set-Go structure: what applies (analysis/array_activity.py)
         return _array_solution_metrics(params, config, key=key, k=k, spectrum=spectrum, alive=alive, units=units)
     activity = condition_activity(params, config, key=key, n_trials=n_trials)
@@ -127,6 +145,11 @@ def solution_metrics(
     scaling_pcs = scaling_index(scores)
     ramps = classify_ramps(x, min_change=ramp_min_change, tolerance=ramp_tolerance)
     eigen = recurrent_spectrum(np.asarray(params.W_rec)[np.ix_(units, units)]) if spectrum else None
+    dynamics = None
+    if fixed_points is not None:
+        dynamics = network_fixed_points(params if alive is None else subnetwork(params, units), config, fixed_points)
+    fixed = (empty_numbers("not asked for") if fixed_points is None
+             else empty_numbers("other dynamics or task") if dynamics is None else dynamics.numbers)
     numbers = {
         "n_units": n_units,
         "pcs_90": int(pcs.pcs_90),
@@ -140,6 +163,7 @@ def solution_metrics(
         "produced_ms": [_number(v) for v in activity["produced_ms"].values],
         "miss_fraction": [float(v) for v in activity["miss_fraction"].values],
         "n_normalized_by_target": int(trajectories["normalized_by_target"].values.sum()),
+        **fixed,
         "settings": {
             "k": k,
             "n_trials": int(n_trials),
@@ -151,7 +175,7 @@ def solution_metrics(
             "similarity_headline": HEADLINE,
         },
     }
-    return SolutionMetrics(numbers, activity, trajectories, pcs, scores, scaling_units, scaling_pcs, ramps, eigen)
+    return SolutionMetrics(numbers, activity, trajectories, pcs, scores, scaling_units, scaling_pcs, ramps, eigen, dynamics)
 
 
 def _array_solution_metrics(params: Params, config: RunConfig, *, key, k: int, spectrum: bool, alive, units) -> SolutionMetrics:
@@ -165,4 +189,6 @@ def _array_solution_metrics(params: Params, config: RunConfig, *, key, k: int, s
         activity = activity.isel(unit=units)
         activity.attrs["n_units"] = int(units.size)
     numbers, pcs, scores, eigen = array_solution_numbers(params, activity, k=k, spectrum=spectrum, units=units)
+    # fixed points are searched per Cue-Set-Go context (cue held, no Set); a task of trials has none
+    numbers = {**numbers, **empty_numbers("other dynamics or task")}
     return SolutionMetrics(numbers, activity, activity["rate"], pcs, scores, None, None, None, eigen)

@@ -30,7 +30,7 @@ from scipy.spatial.distance import squareform
 
 from rnncondense.analysis.behavior import BehaviorMetrics, evaluate
 from rnncondense.analysis.array_activity import array_similarity
-from rnncondense.analysis.similarity import similarity
+from rnncondense.analysis.similarity import DSA_N_DELAYS, DSA_RANK, dsa, similarity
 from rnncondense.analysis.task_metrics import MseCriterion, evaluate_array_task, judged
 from rnncondense.analysis.summary import solution_metrics
 from rnncondense.condense.config import CondenseConfig
@@ -38,14 +38,17 @@ from rnncondense.condense.merge import compact, merge_units
 from rnncondense.condense.pairing import greedy_pairs, unit_distances
 from rnncondense.condense.preserve import alignment_reference, preserving_objective, procrustes_to_reference
 from rnncondense.config import RunConfig
-from rnncondense.metrics import DEFAULT_MAX_MSE_INCREASE, SUCCESS_REL_ERROR
+from rnncondense.metrics import DEFAULT_MAX_MSE_INCREASE, DYNAMICS_METRICS, SUCCESS_REL_ERROR
 from rnncondense.rnn import Params, simulate
 from rnncondense.tasks import make_task
 from rnncondense.tasks.cue_set_go import CueSetGo
 from rnncondense.train.loop import initial_state, run_loop
 from rnncondense.train.trainers import Objective, make_trainer
 
-SOLUTION_KEYS = ("pcs_90", "participation_ratio", "scaling_index", "ramp_fraction", "spectral_radius")
+SOLUTION_KEYS = ("pcs_90", "participation_ratio", "scaling_index", "ramp_fraction", "spectral_radius", *DYNAMICS_METRICS)
+# fixed points of every measured step: 3 contexts, 16 starts, shared programs (analysis.dynamics: about
+# 0.3 s a step once the padded size's programs are compiled)
+STEP_FIXED_POINTS = "records"
 TASK_KEYS = ("mse", "timing_mae_ms", "timing_rel_error", "miss_rate", "success")
 
 
@@ -82,6 +85,7 @@ class Context:
     original_trajectories: Any  # for similarity
     evaluate: Callable[[Params], BehaviorMetrics]
     criterion: MseCriterion | None = None  # None: Cue-Set-Go's own success
+    original_rates: np.ndarray | None = None  # (condition, time, unit) condition-averaged, for DSA
 
     @classmethod
     def create(cls, run: RunConfig, settings: CondenseConfig, original: Params) -> Context:
@@ -103,8 +107,9 @@ class Context:
             increase = DEFAULT_MAX_MSE_INCREASE if settings.max_mse_increase is None else settings.max_mse_increase
             criterion = MseCriterion(increase, float(measured(original).mse))
         evaluator = lambda p: judged(measured(p), criterion)  # noqa: E731
-        trajectories = solution_metrics(original, run, k=settings.k).trajectories
-        return cls(run, settings, task, jax.random.PRNGKey(settings.seed), original, trajectories, evaluator, criterion)
+        reference = solution_metrics(original, run, k=settings.k)
+        return cls(run, settings, task, jax.random.PRNGKey(settings.seed), original, reference.trajectories, evaluator,
+                   criterion, reference.activity["rate"].values)
 
     def describe_criterion(self) -> str:
         """In words, what "the task is kept" meant."""
@@ -161,14 +166,21 @@ def measure(state: State, context: Context, *, solution: bool = True) -> dict:
 def measure_solution(state: State, context: Context) -> dict:
     """Solution-type metrics of the network and its similarity to the original."""
     alive = None if state.alive.all() else state.alive
-    metrics = solution_metrics(state.params, context.run, k=min(context.settings.k, state.n_units), alive=alive)
+    metrics = solution_metrics(state.params, context.run, k=min(context.settings.k, state.n_units), alive=alive,
+                               fixed_points=STEP_FIXED_POINTS)
     record = {key: metrics.numbers[key] for key in SOLUTION_KEYS}
+    record["fixed_points"] = metrics.numbers["fixed_points"]  # per context
     k = min(context.settings.k, state.n_units, context.original_trajectories.sizes["unit"])
-    if context.run.task.name == "arrays":
-        sim = array_similarity(context.original_trajectories, metrics.trajectories, k=k)
-        return {**record, "similarity_procrustes": sim.procrustes, "similarity_cca": sim.cca}
-    sim = similarity(context.original_trajectories, metrics.trajectories, k=k)
-    return {**record, "similarity_procrustes": sim.procrustes, "similarity_cca": sim.cca}
+    compare = array_similarity if context.run.task.name == "arrays" else similarity
+    sim = compare(context.original_trajectories, metrics.trajectories, k=k)
+    record.update(similarity_procrustes=sim.procrustes, similarity_cca=sim.cca, dsa_distance=None)
+    if context.original_rates is not None:  # the headline (analysis.similarity.HEADLINE)
+        try:
+            record["dsa_distance"] = dsa(context.original_rates, metrics.activity["rate"].values,
+                                         n_delays=DSA_N_DELAYS, rank=DSA_RANK).distance
+        except ValueError:  # a network too small for the operator's rank
+            pass
+    return record
 
 
 def retrain(

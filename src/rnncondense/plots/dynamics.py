@@ -1,5 +1,5 @@
-"""Figures of how the network computes: fixed points in the plane of the trajectories' top PCs, and
-the slowest time constant per context against the interval (Wang et al. 2018: the cue sets the
+"""Figures of how the network computes: fixed points in the plane of the trajectories' top PCs with
+their slow directions, and the slowest time constant per context against the interval (Wang et al. 2018: the cue sets the
 speed). Pure: results in, matplotlib Figures out; nothing is simulated or written here.
 """
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from rnncondense.analysis.fixed_points import ContextFixedPoints
 from rnncondense.plots.common import interval_colors, new_figure, tidy
@@ -22,11 +23,16 @@ _STYLE = {
 
 
 def fixed_points_in_pc_plane(
-    states: np.ndarray, result: ContextFixedPoints, intervals_ms: np.ndarray, *, title: str = ""
+    states: np.ndarray, result: ContextFixedPoints, intervals_ms: np.ndarray, *, title: str = "",
+    slow_length: float = 0.15,
 ) -> Figure:
     """Trajectories (C, T, N) of the contexts in the plane of their top 2 PCs (states x, centred),
     coloured by interval, and every context's fixed points marked by stability (filled black:
-    stable, open red: saddle, red cross: unstable).
+    stable, open red: saddle, red cross: unstable), with the slow manifold: through each point a
+    segment along its slowest mode's direction (real part, unit length in state space, drawn
+    `slow_length` of the plot's extent long before projection, so a direction that leaves the
+    plane looks short), and a dashed line joining the contexts' points in the order of the
+    intervals where every context has one (the cue moves the fixed point along it).
 
     The PCs are those of all trajectories' states together; the fixed points are projected on them.
     """
@@ -40,20 +46,34 @@ def fixed_points_in_pc_plane(
     colors = interval_colors(states.shape[0])
     fig = new_figure(5.5, 4.5)
     ax = fig.add_subplot()
+    extent = float(np.ptp((flat - mean) @ basis, axis=0).max()) or 1.0
     for c, (trajectory, fp) in enumerate(zip(states, result.per_context)):
         xy = (trajectory - mean) @ basis
         ax.plot(xy[:, 0], xy[:, 1], color=colors[c], lw=1.2, label=f"{intervals_ms[c]:.0f} ms")
         if fp.q.size:
             points = (fp.points - mean) @ basis
+            for point, directions in zip(points, fp.slow_directions):
+                direction = np.real(directions[:, 0]) if directions.shape[-1] else np.zeros(states.shape[-1])
+                norm = np.linalg.norm(direction)
+                if norm > 0:
+                    half = 0.5 * slow_length * extent * (direction / norm) @ basis
+                    ax.plot([point[0] - half[0], point[0] + half[0]], [point[1] - half[1], point[1] + half[1]],
+                            color="0.25", lw=2.2, solid_capstyle="round", zorder=2)
             for label, style in _STYLE.items():
                 chosen = np.asarray(fp.stability) == label
                 if chosen.any():
                     ax.scatter(points[chosen, 0], points[chosen, 1], s=40, zorder=3, **style)
+    if all(fp.q.size == 1 for fp in result.per_context) and len(result.per_context) > 1:
+        chain = (np.concatenate([fp.points for fp in result.per_context]) - mean) @ basis
+        ax.plot(chain[:, 0], chain[:, 1], ls="--", color="0.5", lw=1, zorder=1, label="fixed points across contexts")
     for label, style in _STYLE.items():  # legend entries for the classes
         ax.scatter([], [], s=40, label=label, **style)
+    handles, labels = ax.get_legend_handles_labels()
+    handles.insert(-3, Line2D([], [], color="0.25", lw=2.2))
+    labels.insert(-3, "slowest direction")
     ax.set_xlabel("PC 1")
     ax.set_ylabel("PC 2")
-    ax.legend(fontsize=7, frameon=False, ncol=2)
+    ax.legend(handles, labels, fontsize=7, frameon=False, ncol=2)
     ax.set_title(title or "trajectories and fixed points (cue held, no Set)")
     tidy(ax)
     return fig

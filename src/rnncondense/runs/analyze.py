@@ -1,8 +1,9 @@
 """The analysis of a trained run directory, written into it.
 
-`analyze_run` measures the network's solution type (`analysis.summary.solution_metrics`) and
-writes RUN/analysis/activity.nc (the condition-averaged activity, NetCDF-4, interval x time x
-unit, for the user's own tools), RUN/analysis/metrics.json and the analysis figures.
+`analyze_run` measures the network's solution type (`analysis.summary.solution_metrics`, with
+the fixed points of every context: `analysis.dynamics`) and writes RUN/analysis/activity.nc (the
+condition-averaged activity, NetCDF-4, interval x time x unit, for the user's own tools),
+RUN/analysis/metrics.json and the analysis figures.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from rnncondense.plots.analysis import (
     unit_responses,
     variance_explained,
 )
+from rnncondense.plots.dynamics import fixed_points_in_pc_plane, time_constant_vs_interval
 from rnncondense.runs.figures import save_figures
 from rnncondense.runs.train import RunKeys, load_run
 
@@ -43,12 +45,14 @@ def analyze_run(
     noise: bool = False,
     figures: bool = True,
     n_units_shown: int = 12,
+    fixed_points: str | None = "quick",
 ) -> dict[str, Any]:
     """Analyse the trained network of a run directory and write the results into it.
 
     Writes RUN/analysis/activity.nc (the activity Dataset, NetCDF-4), RUN/analysis/metrics.json
     (`SolutionMetrics.numbers`) and, with `figures`, RUN/figures/{variance_explained, pc_trajectories_2d,
-    pc_trajectories_3d, unit_responses, unit_responses_normalized, eigenvalues, scaling_index}.png.
+    pc_trajectories_3d, unit_responses, unit_responses_normalized, eigenvalues, scaling_index}.png,
+    and with fixed points {fixed_points, time_constants}.png (`layout.DYNAMICS_FIGURES`).
 
     Args:
         run_dir: a run directory with a trained network (`runs.train.load_run`).
@@ -57,6 +61,9 @@ def analyze_run(
         noise: average noisy trials (key derived from `train.seed`) instead of noise-free ones.
         figures: draw the figures.
         n_units_shown: units in the response grids (the most variable ones).
+        fixed_points: the fixed-point search ("full", "quick" or "records": `analysis.dynamics.PRESETS`),
+            None for none; with figures, draws `layout.DYNAMICS_FIGURES` (fixed points with the
+            slow manifold in the trajectories' PC plane, slowest time constant against interval).
 
     Returns:
         The metrics written to metrics.json, plus "files": the paths written.
@@ -67,7 +74,8 @@ def analyze_run(
     if isinstance(n_units_shown, bool) or not isinstance(n_units_shown, int) or not 1 <= n_units_shown <= 64:
         raise ConfigError(f"n_units_shown = {n_units_shown!r} is not allowed: it must be an integer in [1, 64]")
     key = jax.random.fold_in(RunKeys.from_seed(config.train.seed).eval, 1) if noise else None
-    metrics = solution_metrics(params, config, key=key, k=k, n_trials=n_trials, n_phase=n_phase)
+    metrics = solution_metrics(params, config, key=key, k=k, n_trials=n_trials, n_phase=n_phase,
+                               fixed_points=fixed_points)
     summary = metrics.numbers
 
     out_dir = storage.safe_child(run_dir, layout.ANALYSIS_DIR)
@@ -97,6 +105,13 @@ def analyze_run(
         }
         if pcs.components.shape[0] >= 3:
             drawn["pc_trajectories_3d"] = pc_trajectories_3d(activity, pcs)
+        dynamics = metrics.dynamics
+        if dynamics is not None:
+            drawn["fixed_points"] = fixed_points_in_pc_plane(
+                dynamics.states, dynamics.result, dynamics.intervals_ms,
+                title=f"{label}: trajectories and fixed points")
+            drawn["time_constants"] = time_constant_vs_interval(
+                dynamics.intervals_ms, dynamics.result, title=f"{label}: slowest mode per context")
         files += save_figures(fig_dir, drawn)
     return {**summary, "files": [str(path) for path in files]}
 

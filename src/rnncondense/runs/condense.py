@@ -25,6 +25,7 @@ from rnncondense.condense.schedules import Context, State, canonical, iterative,
 from rnncondense.config import RunConfig
 from rnncondense.dirlock import holding
 from rnncondense.errors import ConfigError, FileFormatError, RunDirError
+from rnncondense.metrics import DYNAMICS_METRICS
 from rnncondense.plots.analysis import unit_responses
 from rnncondense.plots.condense import ARRAY_PANELS, PANELS, behavior_per_step, metrics_against_size, original_and_final
 from rnncondense.rnn import Params, simulate
@@ -36,7 +37,7 @@ from rnncondense.tasks import make_task
 COLUMNS = (
     "step", "n_units", "success", "mse", "timing_mae_ms", "timing_rel_error", "miss_rate", "output_correlation",
     "pcs_90", "participation_ratio", "scaling_index", "ramp_fraction", "spectral_radius",
-    "similarity_procrustes", "similarity_cca", "alignment", "clusters",
+    *DYNAMICS_METRICS, "dsa_distance", "similarity_procrustes", "similarity_cca", "alignment", "clusters",
     "retrain_iterations", "retrain_success", "elapsed_s",
 )
 

@@ -26,7 +26,7 @@ from rnncondense.analysis.findings import Condensation, Finding, OneShotRun, stu
 from rnncondense.config import config_digest, load_config
 from rnncondense.dirlock import holding
 from rnncondense.errors import FileFormatError, RunDirError
-from rnncondense.metrics import SOLUTION_METRICS, metric
+from rnncondense.metrics import DYNAMICS_METRICS, SOLUTION_METRICS, metric
 
 _ROOT: ContextVar[Path | None] = ContextVar("report_root", default=None)  # the directory being reported
 
@@ -216,6 +216,7 @@ def _not_applicable(row: dict, names: Iterable[str]) -> dict:
 
 
 ARRAY_NOT_APPLICABLE = ("timing_mae_ms", "timing_rel_error", "miss_rate", "scaling_index", "ramp_fraction", "produced_ms")
+DYNAMICS_COLUMNS = _columns(DYNAMICS_METRICS)
 
 
 # ------------------------------------------------------------------------------ sections
@@ -249,7 +250,8 @@ def base_section(study: Path, overview: list[dict], *, run: Path | None = None) 
         + "). The context cue's level encodes the interval; the output must ramp from the Set pulse "
         "and cross 1 one interval later.</p>"
     )
-    body = text + table([row], [("name", "network")] + TASK_COLUMNS + SOLUTION_COLUMNS, name_column="name")
+    body = text + table([row], [("name", "network")] + TASK_COLUMNS + SOLUTION_COLUMNS + DYNAMICS_COLUMNS,
+                        name_column="name")
     shown = [
         ("task", "Inputs (cue, Set), target and output for every interval, noise-free.", "half"),
         ("behavior", "Produced against target interval (mean and SD over noisy validation trials).", "half"),
@@ -264,6 +266,15 @@ def base_section(study: Path, overview: list[dict], *, run: Path | None = None) 
             ("unit_responses_normalized", "Unit responses in normalised time: one curve per unit means perfect temporal scaling.", "wide"),
             ("scaling_index", "Scaling indices of units and PCs (Wang et al. 2018).", "half"),
         ]
+        if (analysis.get("fixed_points") or {}).get("interval_ms"):  # analyze found fixed points: it drew them
+            shown += [
+                ("fixed_points", "How the network computes (Sussillo & Barak 2013): trajectories from cue onset in "
+                 "their top two PCs, coloured by interval, and each context's fixed points with its cue held and no "
+                 "Set (filled: stable, open: saddle, cross: unstable), with each point's slowest direction and the "
+                 "line the cue moves the fixed point along (the slow manifold).", "half"),
+                ("time_constants", "Slowest time constant of each context's fixed points against its interval "
+                 "(Wang et al. 2018: the cue sets the speed at which the state moves).", "half"),
+            ]
         if len(analysis.get("variance_explained", [])) < 3:  # analyze draws the 3D view only with 3 PCs
             shown = [item for item in shown if item[0] != "pc_trajectories_3d"]
     body += figures((_figure(run, stem), caption, size) for stem, caption, size in shown)
@@ -372,7 +383,8 @@ def condense_section(study: Path, overview: list[dict], *, root: Path | None = N
         body.append(f"<p class='note'>{_esc(result.get('reason', 'not finished'))}.{_esc(criterion)}</p>")
         task_columns = ARRAY_TASK_COLUMNS if arrays else TASK_COLUMNS[2:]
         body.append(table(records, [("step", "step"), ("n_units", "units")] + task_columns
-                          + _columns(("scaling_index", "ramp_fraction", "similarity_procrustes"))
+                          + _columns(("scaling_index", "ramp_fraction", "n_saddles", "slowest_time_constant_ms",
+                                      "dsa_distance", "similarity_procrustes"))
                           + [("retrain_iterations", "retrain iterations")]))
         if not result:  # not finished: its figures are drawn at the end
             continue
@@ -480,7 +492,8 @@ def sweep_section(study: Path, overview: list[dict]) -> tuple[str, str] | None:
     rows = _read_csv(root / layout.SWEEP_RESULTS_CSV, ("size", "seed"))
     if not rows:
         return None
-    columns = [("size", "units"), ("seed", "seed")] + TASK_COLUMNS[2:] + SOLUTION_COLUMNS[:4]
+    columns = ([("size", "units"), ("seed", "seed")] + TASK_COLUMNS[2:] + SOLUTION_COLUMNS[:4]
+               + _columns(("n_stable_points", "n_saddles", "slowest_time_constant_ms")))
     body = "<p class='note'>Networks of each size trained from scratch on the same task with the same budget.</p>"
     body += table(rows, [c for c in columns if c[0] in rows[0]])
     stems = [stem for stem in layout.SWEEP_FIGURES
@@ -508,7 +521,8 @@ def circuits_section(study: Path) -> tuple[str, str] | None:
 def overview_section(overview: list[dict]) -> tuple[str, str] | None:
     if not overview:
         return None
-    columns = [("name", "network")] + TASK_COLUMNS + SOLUTION_COLUMNS + _columns(("similarity_procrustes",))
+    columns = ([("name", "network")] + TASK_COLUMNS + SOLUTION_COLUMNS
+               + _columns(("n_saddles", "slowest_time_constant_ms", "dsa_distance", "similarity_procrustes")))
     return "Every metric", table(overview, columns, name_column="name")
 
 

@@ -28,6 +28,7 @@ from rnncondense.config import RunConfig
 from rnncondense.dirlock import holding
 from rnncondense.errors import ConfigError, RunDirError, UserError
 from rnncondense.plots.sweep import SOLUTION_METRICS, TASK_METRICS, example_networks, metrics_against_size, unit_responses_by_size
+from rnncondense.metrics import DYNAMICS_METRICS
 from rnncondense.runs.analyze import read_activity
 from rnncondense.runs.claim import claim
 from rnncondense.runs.figures import save_figures
@@ -305,12 +306,14 @@ def _eta(running: list[NetworkJob], threads: int, futures: dict, durations: _Dur
 
 
 def plot_sweep(out: str | Path, table: xr.Dataset) -> list[Path]:
-    """Write DIR/figures/{task_vs_size, solution_vs_size, unit_responses_by_size}.png."""
+    """Write DIR/figures/{task_vs_size, solution_vs_size, fixed_points_vs_size, unit_responses_by_size}.png."""
     out = Path(out)
     figures = storage.safe_child(out, layout.FIGURES_DIR)
     drawn = {
         "task_vs_size": metrics_against_size(table, TASK_METRICS, title="task performance against size (same budget)"),
         "solution_vs_size": metrics_against_size(table, SOLUTION_METRICS, title="solution type against size"),
+        "fixed_points_vs_size": metrics_against_size(
+            table, DYNAMICS_METRICS, title="fixed points against size (3 contexts: shortest, middle, longest interval)"),
     }
     examples = example_networks(table)
     activities = {}

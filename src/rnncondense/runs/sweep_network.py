@@ -15,8 +15,9 @@ without config.toml (an attempt killed before training began) is cleared and sta
 so is one whose checkpoint cannot be read. A network whose training diverges (`TrainingDiverged`)
 is finished with status "diverged" and no analysis; a rerun does not train it again.
 
-Analysis. `analyze_run` with noise-free trials and k = min(3, size) (`solution_metrics`) writes
-analysis/activity.nc and analysis/metrics.json into the run directory.
+Analysis. `analyze_run` with noise-free trials, k = min(3, size) and the fixed points of 3 contexts
+(`solution_metrics`, `analysis.dynamics`) writes analysis/activity.nc and analysis/metrics.json
+into the run directory.
 
 Memory. A worker runs one network after another; after each it drops JAX's in-process caches of
 compiled programs and trims the heap (`runtime.release_memory`), so its memory does not grow with
@@ -52,6 +53,7 @@ __all__ = ["train_network", "read_result"]
 
 RESULT_FORMAT = "rnncondense-sweep-network-1"
 SOLUTION_K = 3
+SOLUTION_FIXED_POINTS = "records"  # 3 contexts, 16 starts, programs shared between sizes (analysis.dynamics)
 
 
 def read_result(run_dir: Path, job: NetworkJob) -> dict[str, Any] | None:
@@ -154,7 +156,8 @@ def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: st
         result = _result(job, status="diverged", error=str(error))
     else:
         train_s = time.perf_counter() - start
-        analysed = analyze_run(run_dir, k=min(SOLUTION_K, job.size), noise=False, figures=False)
+        analysed = analyze_run(run_dir, k=min(SOLUTION_K, job.size), noise=False, figures=False,
+                               fixed_points=SOLUTION_FIXED_POINTS)
         analysed.pop("files", None)
         timing = {"train_s": train_s, "analysis_s": time.perf_counter() - start - train_s}
         result = _result(job, status="done", task=trained.metrics.to_dict(), training=trained.summary,

@@ -8,6 +8,8 @@ One row per network (size, seed[, axis value]) with the columns of `COLUMNS`:
     solution-type metrics, noise-free condition-averaged activity (`solution_metrics`, k = 3):
         pcs_90, participation_ratio, scaling_index, scaling_index_pc1..3, ramp_fraction,
         spectral_radius, max_real_eigenvalue, n_normalized_by_target
+    dynamics, fixed points per context (`analysis.dynamics`, the "records" preset: 3 contexts):
+        n_fixed_points, n_stable_points, n_saddles, slow_manifold_dim, slowest_time_constant_ms
     training and cost: iterations, best_iteration, success_iteration, time_to_success_s,
         train_time_s (training loop, s), analysis_time_s, wall_s and cpu_time_s (the worker process's
         CPU time, all threads) of the last attempt (s), attempt,
@@ -30,7 +32,7 @@ import xarray as xr
 
 from rnncondense import layout, storage, ties
 from rnncondense.errors import FileFormatError
-from rnncondense.metrics import METRICS, TASK_METRICS
+from rnncondense.metrics import DYNAMICS_METRICS, METRICS, TASK_METRICS
 from rnncondense.sweep.spec import SweepSpec
 
 __all__ = ["COLUMNS", "result_row", "check_result", "rows_to_dataset", "write_tables", "read_table",
@@ -40,7 +42,7 @@ TABLE_FORMAT = "rnncondense-sweep-table-1"
 TASK_COLUMNS = TASK_METRICS
 SOLUTION_COLUMNS = ("pcs_90", "participation_ratio", "scaling_index", "scaling_index_pc1", "scaling_index_pc2",
                     "scaling_index_pc3", "ramp_fraction", "spectral_radius", "max_real_eigenvalue",
-                    "n_normalized_by_target")
+                    "n_normalized_by_target", *DYNAMICS_METRICS)
 COST_COLUMNS = ("iterations", "best_iteration", "success_iteration", "time_to_success_s", "train_time_s",
                 "analysis_time_s", "wall_s", "cpu_time_s", "attempt", "peak_rss_mb")
 TEXT_COLUMNS = ("network", "status", "error")
