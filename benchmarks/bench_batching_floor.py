@@ -40,21 +40,21 @@ SIZES = [10, 25, 50, 200]
 BLOCK_DIAGONAL_MAX = 800  # S N above this: the block-diagonal matrix is mostly zeros and too slow to time
 
 
-def _steps(product):
-    """STEPS steps of h <- tanh(product(h, W)), one compiled program."""
-    return jax.jit(lambda h, W: jax.lax.scan(lambda x, _: (jnp.tanh(product(x, W)), None), h, None, length=STEPS)[0])
+def _steps(product, steps: int = STEPS):
+    """`steps` steps of h <- tanh(product(h, W)), one compiled program."""
+    return jax.jit(lambda h, W: jax.lax.scan(lambda x, _: (jnp.tanh(product(x, W)), None), h, None, length=steps)[0])
 
 
-def _row(n: int, repeats: int) -> dict:
+def _row(n: int, repeats: int, steps: int) -> dict:
     key = jax.random.PRNGKey(n)
     h = jax.random.normal(key, (MEMBERS, TRIALS, n)) * 0.1
     W = jax.random.normal(jax.random.fold_in(key, 1), (MEMBERS, n, n)) / jnp.sqrt(n)
-    matmul = _steps(lambda x, w: x @ w)
+    matmul = _steps(lambda x, w: x @ w, steps)
     one = median_ms(lambda: matmul(h[0], W[0]), repeats=repeats)
-    batched_steps = _steps(lambda x, w: jnp.einsum("sbn,snm->sbm", x, w))
+    batched_steps = _steps(lambda x, w: jnp.einsum("sbn,snm->sbm", x, w), steps)
     batched = median_ms(lambda: batched_steps(h, W), repeats=repeats)
     gemm = median_ms(lambda: matmul(h.reshape(MEMBERS * TRIALS, n), W[0]), repeats=repeats)
-    row = {"n_units": n, "one_network_us_per_step": 1e3 * one / STEPS, "speedup_batched": MEMBERS * one / batched,
+    row = {"n_units": n, "one_network_us_per_step": 1e3 * one / steps, "speedup_batched": MEMBERS * one / batched,
            "speedup_one_gemm": MEMBERS * one / gemm}
     if MEMBERS * n <= BLOCK_DIAGONAL_MAX:
         big, blocks = h.transpose(1, 0, 2).reshape(TRIALS, MEMBERS * n), block_diag(*W)
@@ -62,8 +62,8 @@ def _row(n: int, repeats: int) -> dict:
     return row
 
 
-def run(sizes=SIZES, repeats: int = 15) -> dict:
-    return {"members": MEMBERS, "trials": TRIALS, "steps": STEPS, "rows": [_row(n, repeats) for n in sizes]}
+def run(sizes=SIZES, repeats: int = 15, steps: int = STEPS) -> dict:
+    return {"members": MEMBERS, "trials": TRIALS, "steps": steps, "rows": [_row(n, repeats, steps) for n in sizes]}
 
 
 def checks(result: dict) -> list[dict]:

@@ -40,7 +40,7 @@ from rnncondense.runs.sweep_network import read_result
 
 pytestmark = pytest.mark.slow
 
-KILLS = 12  # per command; the test asserts kills both before and after finished work
+KILLS = 8  # per command; the test asserts kills both before and after finished work
 MAX_STARTS = 4 * KILLS  # a chain that never gets killed (or never finishes) fails the test
 FINISH_TIMEOUT_S = 300
 TIMING = {"elapsed_s", "time_to_success_s", "train_time_s", "analysis_time_s", "wall_s", "cpu_time_s",
