@@ -40,7 +40,8 @@ from rnncondense.metrics import SOLUTION_METRICS, metric
 ORIGINAL_ONE_SHOT_FAILURE = 12  # merges (200 units, PCA pairs, seed operator)
 ONE_SHOT_TOLERANCE = 2.0  # a factor either way counts as "about a dozen"
 RAMP_DRIFT = 0.1  # rise in ramp fraction taken as "drifted into ramps"
-DRIFT_METRICS = ("ramp_fraction", "participation_ratio", "scaling_index", "similarity_procrustes")
+# similarity to the original: the headline (DSA, `analysis.similarity.HEADLINE`) and Procrustes
+DRIFT_METRICS = ("ramp_fraction", "participation_ratio", "scaling_index", "dsa_distance", "similarity_procrustes")
 MIN_TREND_SIZES = 3  # sizes with a successful network, for a rank correlation with size
 MIN_TREND_NETWORKS = 5
 RAMP_CROSSING = 0.5
@@ -217,6 +218,7 @@ def _direction(name: str, start: float, end: float) -> str:
         "participation_ratio": ("higher-dimensional", "lower-dimensional"),
         "scaling_index": ("more temporal scaling", "less temporal scaling"),
         "similarity_procrustes": ("closer to the original", "further from the original"),
+        "dsa_distance": ("dynamics further from the original's", "dynamics closer to the original's"),
     }[name]
     return words[0] if change > 0 else words[1]
 
@@ -291,7 +293,7 @@ def _at_size(rows: Sequence[dict], n_units: int) -> dict | None:
     return next((r for r in _sorted(rows) if _int(r.get("n_units")) == n_units), None)
 
 
-PRESERVE_METRICS = ("similarity_procrustes", "ramp_fraction", "scaling_index", "participation_ratio")
+PRESERVE_METRICS = ("dsa_distance", "similarity_procrustes", "ramp_fraction", "scaling_index", "participation_ratio")
 
 
 def preserving_finding(preserving: Condensation | None, plain: Condensation | None) -> Finding:
@@ -315,10 +317,15 @@ def preserving_finding(preserving: Condensation | None, plain: Condensation | No
         a, b = _float(end.get(name)), _float(other.get(name))
         values[f"{name}_preserving"], values[f"{name}_plain"] = a, b
         parts.append(f"{metric(name).label} {_fmt(name, a)} against {_fmt(name, b)}")
+    # closer by the headline, DSA (a distance: smaller is closer), where both steps recorded it; else Procrustes
+    dsa_p, dsa_i = values["dsa_distance_preserving"], values["dsa_distance_plain"]
     sim_p, sim_i = values["similarity_procrustes_preserving"], values["similarity_procrustes_plain"]
-    closer = None if sim_p is None or sim_i is None else sim_p > sim_i
+    if dsa_p is not None and dsa_i is not None:
+        closer, by = dsa_p < dsa_i, "its dynamics (DSA)"
+    else:
+        closer, by = (None if sim_p is None or sim_i is None else sim_p > sim_i), "its geometry (Procrustes)"
     text = (f"At {n_units} units, preserving retraining against plain iterative ({plain.name}): {'; '.join(parts)} "
-            f"(one run each); the preserving network is {'closer to' if closer else 'no closer to'} the original.")
+            f"(one run each); the preserving network is {'closer to' if closer else 'no closer to'} the original by {by}.")
     values["closer"] = closer
     return Finding(key, title, text, True, values, None, preserving.name)
 
