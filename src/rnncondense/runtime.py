@@ -78,6 +78,14 @@ def compilation_cache_in_use() -> str | None:
     return jax.config.jax_compilation_cache_dir or None
 
 
+def prepare_worker(cache: str | None) -> None:
+    """Compile in a worker process as the command line does, with the command's persistent cache:
+    a worker of a cluster (especially an existing scheduler's) did not inherit either."""
+    lean_compiler()
+    if cache:
+        enable_compilation_cache(cache)
+
+
 def release_memory() -> None:
     """Hand memory that finished work no longer needs back to the operating system.
 

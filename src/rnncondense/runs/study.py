@@ -38,7 +38,7 @@ from rnncondense.runs.condense import condense_run
 from rnncondense.runs.plot import plot_run
 from rnncondense.runs.report import write_report
 from rnncondense.runs.sweep import run_sweep
-from rnncondense.runtime import compilation_cache_in_use
+from rnncondense.runtime import compilation_cache_in_use, prepare_worker
 from rnncondense.runs.train import train_run
 from rnncondense.validation import Strict
 
@@ -121,29 +121,20 @@ def _sweep_done(path: Path) -> bool:
     return all(row.get("status") in ("done", "diverged") for row in ties.read_rows(path / layout.SWEEP_RESULTS_CSV, required=("status",)))
 
 
-def _in_worker(cache: str | None) -> None:
-    """Compile as the command line does, with its persistent cache (a worker of a cluster starts bare)."""
-    from rnncondense.runtime import enable_compilation_cache, lean_compiler
-
-    lean_compiler()
-    if cache:
-        enable_compilation_cache(cache)
-
-
 def _analyse(base: str, cache: str | None) -> None:
-    _in_worker(cache)
+    prepare_worker(cache)
     plot_run(base)
     analyze_run(base)
 
 
 def _condense(base: str, target: str, fields: dict, name: str, cache: str | None) -> None:
-    _in_worker(cache)
+    prepare_worker(cache)
     settings = condense_config(fields, source=f"study {name}")
     condense_run(base, target, settings, resume=Path(target).exists() and not storage.holds_nothing(Path(target)))
 
 
 def _circuit(name: str, target: str, cache: str | None) -> None:
-    _in_worker(cache)
+    prepare_worker(cache)
     run_circuit(name, {}, target)
 
 

@@ -121,12 +121,10 @@ def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: st
     """
     limit_threads()
     from rnncondense.runs.analyze import analyze_run
-    from rnncondense.runtime import enable_compilation_cache, lean_compiler, release_memory
+    from rnncondense.runtime import prepare_worker, release_memory
     from rnncondense.runs.train import train_run
 
-    lean_compiler()  # a worker of an existing scheduler did not inherit it from the command line
-    if compilation_cache:
-        enable_compilation_cache(compilation_cache)
+    prepare_worker(compilation_cache)
 
     start, cpu_start = time.perf_counter(), time.process_time()
     run_dir = Path(run_dir)
