@@ -15,6 +15,7 @@ Metrics (names used everywhere):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import jax
@@ -139,16 +140,39 @@ def evaluate(
     diverges there is simply not kept).
     """
     batch = task.validation_batch() if batch is None else batch
+    outputs = repeated_outputs(
+        params, batch.inputs, key, repeats=repeats, alpha=alpha, sigma_rec=sigma_rec, dynamics=dynamics,
+        check_finite=check_finite, dt_ms=task.dt_ms, what="the network on the validation batch",
+        trial_label=lambda b, draw: f"trial {b} (interval {float(batch.interval_ms[b]):g} ms, noise draw {draw})",
+    )
+    return behavior_metrics(outputs, _concat([batch] * repeats), task.intervals_ms, task.dt_ms)
+
+
+def repeated_outputs(
+    params: Params,
+    inputs: jax.Array,
+    key: jax.Array,
+    *,
+    repeats: int,
+    alpha: float,
+    sigma_rec: float,
+    dynamics: Dynamics,
+    check_finite: bool,
+    dt_ms: float,
+    what: str,
+    trial_label: Callable[[int, int], str] = lambda trial, draw: f"trial {trial} (noise draw {draw})",
+) -> np.ndarray:
+    """(repeats x B, T, O) outputs of the trials `inputs` (B, T, I), once per noise draw of
+    jax.random.split(key, repeats), the draws one after another. With `check_finite`, states or
+    outputs that turn NaN or inf raise SimulationDiverged naming `what`, the first bad step and
+    `trial_label(trial, draw)`."""
     outputs = []
     for draw, k in enumerate(jax.random.split(key, repeats)):
         if not check_finite:
-            outputs.append(np.asarray(simulate_outputs(params, batch.inputs, k, alpha=alpha, sigma_rec=sigma_rec, dynamics=dynamics)))
+            outputs.append(np.asarray(simulate_outputs(params, inputs, k, alpha=alpha, sigma_rec=sigma_rec, dynamics=dynamics)))
             continue
-        trajectory = simulate(params, batch.inputs, k, alpha=alpha, sigma_rec=sigma_rec, dynamics=dynamics)
-        check_finite_trajectory(
-            {"states": trajectory.states, "outputs": trajectory.outputs}, dt_ms=task.dt_ms,
-            what="the network on the validation batch",
-            trial_label=lambda b: f"trial {b} (interval {float(batch.interval_ms[b]):g} ms, noise draw {draw})",
-        )
+        trajectory = simulate(params, inputs, k, alpha=alpha, sigma_rec=sigma_rec, dynamics=dynamics)
+        check_finite_trajectory({"states": trajectory.states, "outputs": trajectory.outputs}, dt_ms=dt_ms, what=what,
+                                trial_label=lambda b, draw=draw: trial_label(b, draw))
         outputs.append(np.asarray(trajectory.outputs))
-    return behavior_metrics(np.concatenate(outputs), _concat([batch] * repeats), task.intervals_ms, task.dt_ms)
+    return np.concatenate(outputs)

@@ -27,9 +27,9 @@ from typing import NamedTuple, TypeVar
 import jax
 import numpy as np
 
-from rnncondense.analysis.behavior import BehaviorMetrics, evaluate
+from rnncondense.analysis.behavior import BehaviorMetrics, evaluate, repeated_outputs
 from rnncondense.config import RunConfig
-from rnncondense.rnn import CURRENT_TANH, Dynamics, Params, check_finite_trajectory, simulate, simulate_outputs
+from rnncondense.rnn import CURRENT_TANH, Dynamics, Params
 from rnncondense.tasks import make_task
 from rnncondense.tasks.arrays import ArrayBatch, ArrayTask
 
@@ -128,19 +128,11 @@ def evaluate_array_task(
     `check_finite`, a simulation that turns NaN or inf raises SimulationDiverged naming the first
     step and trial (training leaves it off: a network that diverges there is simply not kept)."""
     batch = task.validation_batch()
-    outputs = []
-    for k in jax.random.split(key, repeats):
-        if not check_finite:
-            outputs.append(np.asarray(simulate_outputs(params, batch.inputs, k, alpha=alpha, sigma_rec=sigma_rec, dynamics=dynamics)))
-            continue
-        trajectory = simulate(params, batch.inputs, k, alpha=alpha, sigma_rec=sigma_rec, dynamics=dynamics)
-        check_finite_trajectory(
-            {"states": trajectory.states, "outputs": trajectory.outputs}, dt_ms=task.dt_ms,
-            what="the network on the validation trials",
-        )
-        outputs.append(np.asarray(trajectory.outputs))
+    outputs = repeated_outputs(params, batch.inputs, key, repeats=repeats, alpha=alpha, sigma_rec=sigma_rec,
+                               dynamics=dynamics, check_finite=check_finite, dt_ms=task.dt_ms,
+                               what="the network on the validation trials", trial_label=lambda b, draw: f"trial {b}")
     repeated = ArrayBatch(*(np.concatenate([np.asarray(a)] * repeats) for a in batch))
-    return array_task_metrics(np.concatenate(outputs), repeated)
+    return array_task_metrics(outputs, repeated)
 
 
 CRITERIA = {
