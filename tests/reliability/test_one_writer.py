@@ -16,6 +16,7 @@ import pytest
 
 from rnncondense import dirlock, layout, storage
 from rnncondense.dirlock import LOCK_FILE, DirectoryBusy, hold
+from untouched import stats_below
 
 HOLDER = "import sys, time\nfrom rnncondense.dirlock import hold\nwith hold(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(60)\n"
 
@@ -37,18 +38,6 @@ def _dead_pid():
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
     return proc.pid
-
-
-def _snapshot(root, skip=None):
-    """{path: (size, mtime_ns)} of every file below `root`, except below `skip`."""
-    files = {}
-    for path in Path(root).rglob("*"):
-        if skip is not None and (path == skip or skip in path.parents):
-            continue
-        if path.is_file():
-            stat = path.stat()
-            files[str(path)] = (stat.st_size, stat.st_mtime_ns)
-    return files
 
 
 # ---------------------------------------------------------------------------------------- the lock
@@ -164,13 +153,13 @@ def test_a_directory_inside_a_held_one_is_refused_before_anything_is_created(tmp
     outer = tmp_path / "run"
     holder = _start_holder(outer)
     try:
-        before = _snapshot(tmp_path)
+        before = stats_below(tmp_path)
         for inner in (outer / "sub", outer / "sub" / "deeper", outer):
             with pytest.raises(DirectoryBusy) as refused:
                 with hold(inner):
                     pass
             assert f"'{outer}'" in str(refused.value) and f"pid {holder.pid} " in str(refused.value)
-        assert _snapshot(tmp_path) == before and not (outer / "sub").exists()
+        assert stats_below(tmp_path) == before and not (outer / "sub").exists()
     finally:
         holder.kill()
         holder.wait()
@@ -181,14 +170,14 @@ def test_a_directory_containing_a_held_one_is_refused(tmp_path):
     inner = study / "condense" / "iterative"
     holder = _start_holder(inner)
     try:
-        before = _snapshot(tmp_path)
+        before = stats_below(tmp_path)
         for outer in (study, study / "condense"):
             with pytest.raises(DirectoryBusy, match=f"contains '{inner}', which is in use .*pid {holder.pid} "):
                 with hold(outer):
                     pass
         with hold(study / "base"):  # a sibling is free
             pass
-        assert _snapshot(tmp_path) == before and not (study / LOCK_FILE).exists()
+        assert stats_below(tmp_path) == before and not (study / LOCK_FILE).exists()
     finally:
         holder.kill()
         holder.wait()
@@ -247,12 +236,12 @@ def test_commands_refuse_a_directory_inside_or_around_one_in_use(tiny_run, tmp_p
     for held, args in commands:
         holder = _start_holder(held)
         try:
-            before = _snapshot(tmp_path)
+            before = stats_below(tmp_path)
             result = CliRunner().invoke(app, [str(a) for a in args])
             lines = [line for line in result.stderr.splitlines() if line.strip()]
             assert result.exit_code == 2 and len(lines) == 1 and "Traceback" not in result.output, result.output
             assert f"is inside '{held}'" in lines[0] and f"pid {holder.pid} " in lines[0], lines[0]
-            assert _snapshot(tmp_path) == before
+            assert stats_below(tmp_path) == before
         finally:
             holder.kill()
             holder.wait()
@@ -322,13 +311,13 @@ def test_train_with_a_concurrent_resume_and_a_second_fresh_train(tmp_path):
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env())
     try:
         _wait_for_lock(out, first)
-        outside = _snapshot(tmp_path, skip=out)
+        outside = stats_below(tmp_path, skip=out)
         resume, fresh = _clis(("train", tmp_path / "a.toml", "--out", out, "--resume"),
                               ("train", tmp_path / "a.toml", "--out", out))  # two fresh trains into one new directory
         _refused(resume, out, first.pid)
         _refused(fresh, out, first.pid)
         assert first.poll() is None, "the first train ended before the second writers were tried"
-        assert _snapshot(tmp_path, skip=out) == outside
+        assert stats_below(tmp_path, skip=out) == outside
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
@@ -351,11 +340,11 @@ def test_two_sweeps_into_one_out_cannot_mix(tmp_path):
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env())
     try:
         _wait_for_lock(out, first)
-        outside = _snapshot(tmp_path, skip=out)
+        outside = stats_below(tmp_path, skip=out)
         other, same = _clis(("sweep", tmp_path / "b.toml", *args), ("sweep", tmp_path / "a.toml", *args))
         _refused(other, out, first.pid)  # a different config
         _refused(same, out, first.pid)  # the same config
-        assert _snapshot(tmp_path, skip=out) == outside
+        assert stats_below(tmp_path, skip=out) == outside
         _, stderr = first.communicate(timeout=300)
         assert first.returncode == 0, stderr
         # Dask's own logs and warnings stay off the terminal

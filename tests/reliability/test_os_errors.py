@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from rnncondense import failures, layout, storage
 from rnncondense.cli import app
 from rnncondense.dirlock import LOCK_FILE
+from untouched import stats_below
 
 runner = CliRunner()
 
@@ -34,17 +35,6 @@ checkpoint_every = 3
 [train.adam]
 batch_size = 4
 """
-
-
-def _snapshot(root, skip=None):
-    files = {}
-    for path in Path(root).rglob("*"):
-        if skip is not None and (path == skip or skip in path.parents):
-            continue
-        if path.is_file():
-            stat = path.stat()
-            files[str(path)] = (stat.st_size, stat.st_mtime_ns)
-    return files
 
 
 def _one_line(result, *expected, status=2, progress=False):
@@ -104,10 +94,10 @@ def test_a_full_disk_is_one_line_and_keeps_the_checkpoint(tmp_path, monkeypatch)
     (tmp_path / "tiny.toml").write_text(TINY)
     _fail_writes_of(layout.PARAMS_FILE, errno.ENOSPC, monkeypatch)
     out = tmp_path / "run"
-    outside = _snapshot(tmp_path, skip=out)
+    outside = stats_below(tmp_path, skip=out)
     result = runner.invoke(app, ["train", str(tmp_path / "tiny.toml"), "--out", str(out)])
     _one_line(result, str(out / layout.PARAMS_FILE), "disk is full", "[ENOSPC]", progress=True)
-    assert _snapshot(tmp_path, skip=out) == outside
+    assert stats_below(tmp_path, skip=out) == outside
     storage.load_tensors(out / layout.CHECKPOINT_FILE, kind="checkpoint")  # finished work is kept, intact
     assert not (out / layout.PARAMS_FILE).exists() and not (out / LOCK_FILE).exists()
     assert not [p for p in out.iterdir() if storage.is_temporary(p)]
@@ -120,26 +110,26 @@ def test_a_full_disk_is_one_line_and_keeps_the_checkpoint(tmp_path, monkeypatch)
 def test_a_real_full_disk(tmp_path, tmpfs):
     disk = tmpfs("size=12k")
     (tmp_path / "tiny.toml").write_text(TINY)
-    outside = _snapshot(tmp_path, skip=disk)
+    outside = stats_below(tmp_path, skip=disk)
     result = runner.invoke(app, ["train", str(tmp_path / "tiny.toml"), "--out", str(disk / "run")])
     _one_line(result, str(disk / "run"), "disk is full", "[ENOSPC]", progress=True)
-    assert _snapshot(tmp_path, skip=disk) == outside
+    assert stats_below(tmp_path, skip=disk) == outside
 
 
 def test_a_real_read_only_directory_is_refused_before_any_work(trained, tmp_path, tmpfs):
     disk = tmpfs("size=4m")
     shutil.copytree(trained / "run", disk / "run")
-    before = _snapshot(disk)
+    before = stats_below(disk)
     subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
     for command in (["evaluate", str(disk / "run")], ["analyze", str(disk / "run")], ["plot", str(disk / "run")]):
         result = runner.invoke(app, command)
         _one_line(result, str(disk / "run" / LOCK_FILE), "read-only", "[EROFS]")
-    assert _snapshot(disk) == before
+    assert stats_below(disk) == before
 
 
 def test_an_injected_read_only_directory_is_one_line(trained, monkeypatch):
     run = trained / "run"
-    before = _snapshot(trained)
+    before = stats_below(trained)
     real = os.open
 
     def read_only(path, *args, **kwargs):
@@ -150,15 +140,15 @@ def test_an_injected_read_only_directory_is_one_line(trained, monkeypatch):
     monkeypatch.setattr("rnncondense.dirlock.os.open", read_only)
     result = runner.invoke(app, ["evaluate", str(run)])
     _one_line(result, str(run / LOCK_FILE), "read-only", "[EROFS]")
-    assert _snapshot(trained) == before
+    assert stats_below(trained) == before
 
 
 def test_a_name_too_long_is_one_line_and_creates_nothing(tmp_path):
     (tmp_path / "tiny.toml").write_text(TINY)
-    before = _snapshot(tmp_path)
+    before = stats_below(tmp_path)
     result = runner.invoke(app, ["train", str(tmp_path / "tiny.toml"), "--out", str(tmp_path / ("r" * 300))])
     _one_line(result, "file name is too long", "[ENAMETOOLONG]")
-    assert _snapshot(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["tiny.toml"]
+    assert stats_below(tmp_path) == before and sorted(p.name for p in tmp_path.iterdir()) == ["tiny.toml"]
 
 
 @pytest.mark.parametrize("error", [MemoryError(), "RESOURCE_EXHAUSTED"])

@@ -24,13 +24,10 @@ from rnncondense.runs.analyze import analyze_run, read_activity
 from rnncondense.runs.circuits import run_circuit
 from rnncondense.runs.condense import condense_run
 from rnncondense.runs.study import study_record
+from untouched import contents_below
 
 runner = CliRunner()
 ONE_SHOT = ["--method", "one-shot", "--operator", "seed", "--max-merges", "2", "--k", "2"]
-
-
-def _snapshot(directory: Path) -> dict[str, bytes]:
-    return {str(p): p.read_bytes() for p in sorted(Path(directory).rglob("*")) if p.is_file() and not p.is_symlink()}
 
 
 def _refused(args, *names) -> str:
@@ -105,10 +102,10 @@ EDITS = [
 @pytest.mark.parametrize("name, command", EDITS, ids=[f"{c[0]}-{Path(n).name}" for n, c in EDITS])
 def test_an_edited_record_is_refused_by_name(study, tmp_path, name, command):
     edit_one_byte(study / name)
-    before = _snapshot(tmp_path)
+    before = contents_below(tmp_path)
     args = [command[0], *[study / a if a in (".", "base") or a.startswith("condense/") else a for a in command[1:]]]
     _refused(args, str(study / name), "changed after it was written", ties.sidecar(study / name).name)
-    assert _snapshot(tmp_path) == before
+    assert contents_below(tmp_path) == before
 
 
 def test_the_report_refuses_to_print_an_edited_config(study, tmp_path):
@@ -118,17 +115,17 @@ def test_the_report_refuses_to_print_an_edited_config(study, tmp_path):
     text = path.read_text()
     assert "sigma_rec = 0.05\n" in text
     path.write_text(text.replace("sigma_rec = 0.05\n", "sigma_rec = 0.04\n"))
-    before = _snapshot(tmp_path)
+    before = contents_below(tmp_path)
     _refused(["report", study], str(path), "changed after params.safetensors was written")
-    assert _snapshot(tmp_path) == before and not (study / layout.REPORT_FILE).exists()
+    assert contents_below(tmp_path) == before and not (study / layout.REPORT_FILE).exists()
 
 
 def test_an_edited_study_record_is_refused_before_any_work(study, tmp_path):
     (tmp_path / "base.toml").write_bytes((study / layout.STUDY_BASE_DIR / layout.CONFIG_FILE).read_bytes())
     edit_one_byte(study / layout.STUDY_FILE)
-    before = _snapshot(tmp_path)
+    before = contents_below(tmp_path)
     _refused(["study", tmp_path / "base.toml", "--out", study], str(study / layout.STUDY_FILE), "changed after")
-    assert _snapshot(tmp_path) == before
+    assert contents_below(tmp_path) == before
 
 
 def test_an_edited_activity_file_is_refused_by_name(study):

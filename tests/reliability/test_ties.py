@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from rnncondense import layout, storage, ties
 from rnncondense.cli import app
+from untouched import contents_below
 
 runner = CliRunner()
 
@@ -27,10 +28,6 @@ def _refused(args, *names):
     for name in names:
         assert name in lines[0], lines[0]
     return lines[0]
-
-
-def _snapshot(directory: Path) -> dict[str, bytes]:
-    return {str(p): p.read_bytes() for p in sorted(Path(directory).rglob("*")) if p.is_file() and not p.is_symlink()}
 
 
 @pytest.fixture
@@ -48,10 +45,10 @@ def _edit_config(run: Path) -> None:
                                      ["condense", "--out", "{tmp}/c", "--method", "one-shot", "--max-merges", "1"]])
 def test_an_edited_config_is_refused_by_name(run, tmp_path, command):
     _edit_config(run)
-    before = _snapshot(tmp_path)
+    before = contents_below(tmp_path)
     args = [command[0], run, *[a.replace("{tmp}", str(tmp_path)) for a in command[1:]]]
     _refused(args, str(run / layout.CONFIG_FILE), "changed after params.safetensors was written")
-    assert _snapshot(tmp_path) == before and not (tmp_path / "c").exists()
+    assert contents_below(tmp_path) == before and not (tmp_path / "c").exists()
 
 
 def test_a_run_written_before_the_digests_is_accepted_unchecked(run):
@@ -78,9 +75,9 @@ def test_an_edited_metrics_file_is_refused_by_the_report(run, tmp_path):
     data = storage.read_json(path)
     data["validation"]["mse"] = float(data["validation"]["mse"]) * 0.5
     storage.write_json(path, data)
-    before = _snapshot(tmp_path)
+    before = contents_below(tmp_path)
     _refused(["report", study], str(path), "changed after")
-    assert _snapshot(tmp_path) == before
+    assert contents_below(tmp_path) == before
 
 
 def test_an_edited_condensation_record_is_refused_on_resume(run, tmp_path):
@@ -92,9 +89,9 @@ def test_an_edited_condensation_record_is_refused_on_resume(run, tmp_path):
     data = storage.read_json(record)
     data["success"] = not data["success"]
     storage.write_json(record, data)
-    before = _snapshot(tmp_path)
+    before = contents_below(tmp_path)
     _refused([*args, "--resume"], str(record), "changed after network.safetensors was written")
-    assert _snapshot(tmp_path) == before
+    assert contents_below(tmp_path) == before
 
 
 def test_a_checkpoint_holding_nan_refuses_the_resume(run, tmp_path):
@@ -106,19 +103,19 @@ def test_a_checkpoint_holding_nan_refuses_the_resume(run, tmp_path):
     storage.save_tensors(path, tensors, kind="checkpoint", meta=meta)  # a valid checksum over NaN
     config = tmp_path / "config.toml"
     shutil.copy(run / layout.CONFIG_FILE, config)
-    before = _snapshot(tmp_path)
+    before = contents_below(tmp_path)
     _refused(["train", config, "--out", run, "--resume"], str(path), name, "NaN or inf")
-    assert _snapshot(tmp_path) == before
+    assert contents_below(tmp_path) == before
 
 
 def test_report_refuses_a_user_directory_and_a_file(tmp_path):
     user = tmp_path / "mine"
     user.mkdir()
     (user / "report.html").write_text("<p>my own page</p>")
-    before = _snapshot(tmp_path)
+    before = contents_below(tmp_path)
     _refused(["report", user], str(user), "not a study, condensation or run directory")
     _refused(["report", user / "report.html"], "exists and is not a directory")
-    assert _snapshot(tmp_path) == before
+    assert contents_below(tmp_path) == before
 
 
 def test_report_of_a_run_directory_is_written_into_it(run):
@@ -138,9 +135,9 @@ def test_report_never_follows_a_symlink_out_of_the_study(run, tmp_path, link):
     secret.write_bytes((study / link).read_bytes())
     (study / link).unlink()
     (study / link).symlink_to(secret)
-    before = _snapshot(tmp_path)
+    before = contents_below(tmp_path)
     _refused(["report", study], str(study / link), "symbolic link out of")
-    assert _snapshot(tmp_path) == before and not (study / "report.html").exists()
+    assert contents_below(tmp_path) == before and not (study / "report.html").exists()
 
 
 def test_a_users_file_named_like_a_temporary_is_never_deleted(tmp_path):
