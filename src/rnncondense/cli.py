@@ -411,11 +411,12 @@ def sweep(
     scheduler: Annotated[Optional[str], typer.Option(help="Address of a running Dask scheduler, e.g. tcp://host:8786 (default: a local cluster).")] = None,
     workers: Annotated[Optional[int], typer.Option(help="Worker processes of the local cluster (default: one per core).")] = None,
     axis: Annotated[Optional[str], typer.Option(help="An extra axis over one config field, e.g. model.g=1.0,1.5.")] = None,
+    ensemble_size: Annotated[int, typer.Option(help="Networks of one size trained together in one compiled program (an ensemble); 1: each alone, the fastest on CPUs.")] = 1,
 ) -> None:
     """Train and analyse networks of several sizes x seeds with the same budget, on a Dask cluster;
     writes DIR/results.csv, DIR/results.nc, DIR/figures and one run directory per network."""
     from rnncondense.config import load_config
-    from rnncondense.runs.sweep import run_sweep
+    from rnncondense.runs.sweep import check_ensemble_size, run_sweep
     from rnncondense.runs.sweep_table import size_summary
     from rnncondense.sweep import make_spec, parse_axis, parse_sizes
 
@@ -427,11 +428,12 @@ def sweep(
 
     jobs = make_spec(run_config, sizes=size_list, seeds=seeds, axis=extra_axis).jobs
     concurrent = 1 if scheduler is not None else (check_workers(workers) or available_cores())
-    check_sweep([job.config for job in jobs], concurrent, source=str(config))
+    check_sweep([job.config for job in jobs], concurrent, source=str(config),
+                ensemble_size=check_ensemble_size(ensemble_size))
     interrupts.farewell(lambda: "interrupted; finished networks are kept: run the same command again to continue")
     with SweepProgressBar() as progress:
         result = run_sweep(run_config, sizes=size_list, seeds=seeds, out=out, scheduler=scheduler,
-                           n_workers=workers, axis=extra_axis, on_progress=progress)
+                           n_workers=workers, axis=extra_axis, on_progress=progress, ensemble_size=ensemble_size)
     # fits 80 columns: short headers that never wrap, light borders; the axis field's name may fold
     table = Table(title=f"{out}: medians over seeds", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                   collapse_padding=True,

@@ -152,10 +152,12 @@ def check_workers(n_workers: int, *, available: int | None = None) -> None:
         )
 
 
-def check_sweep(configs: list[RunConfig], workers: int, *, source: str = "sweep", available: int | None = None) -> None:
-    """Refuse a sweep whose `workers` largest networks, trained at once (the sweep submits the largest
-    first), and its idle workers need more memory than is available. Each network is checked alone
-    first (`check_memory`), so that message names its own buffer.
+def check_sweep(configs: list[RunConfig], workers: int, *, source: str = "sweep", available: int | None = None,
+                ensemble_size: int = 1) -> None:
+    """Refuse a sweep whose `workers` x `ensemble_size` largest networks, trained at once (the sweep
+    submits the largest first; a worker trains an ensemble's members at once), and its idle workers
+    need more memory than is available. Each network is checked alone first (`check_memory`), so
+    that message names its own buffer.
 
     Raises:
         ConfigError: one line with the total, its parts and the memory available.
@@ -165,14 +167,16 @@ def check_sweep(configs: list[RunConfig], workers: int, *, source: str = "sweep"
         check_memory(config, source=source, available=available)
     if available is None or not configs:
         return
-    largest = sorted((largest_buffer(config).bytes for config in configs), reverse=True)[: max(workers, 1)]
+    at_once = max(workers, 1) * max(ensemble_size, 1)
+    largest = sorted((largest_buffer(config).bytes for config in configs), reverse=True)[:at_once]
     total = sum(largest) + workers * WORKER_IDLE_BYTES
     if total > available:
+        held = f"{workers} workers" if ensemble_size <= 1 else f"{workers} workers with ensembles of {ensemble_size}"
         raise ConfigError(
-            f"{source}: {len(largest)} workers training the largest networks at once need at least {format_bytes(total)} "
+            f"{source}: {held} training the largest networks at once need at least {format_bytes(total)} "
             f"(up to {format_bytes(largest[0])} for one network's buffer, plus {format_bytes(workers * WORKER_IDLE_BYTES)} "
-            f"for the workers), more than the {format_bytes(available)} of memory available; use fewer --workers or "
-            "smaller sizes"
+            f"for the workers), more than the {format_bytes(available)} of memory available; use fewer --workers, "
+            f"{'a smaller --ensemble-size, ' if ensemble_size > 1 else ''}or smaller sizes"
         )
 
 

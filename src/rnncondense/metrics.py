@@ -97,6 +97,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("wall_s", "wall time", "s", _POSITIVE, ".0f", "wall time of a network's job, training and analysis"),
     Metric("cpu_time_s", "CPU time", "s", _POSITIVE, ".0f", "CPU time of a network's job"),
     Metric("peak_rss_mb", "peak memory", "MB", _POSITIVE, ".0f", "peak resident memory of the worker process"),
+    Metric("ensemble_members", "ensemble members", "", _POSITIVE, ".0f",
+           "networks trained together with this one in one compiled program (1: alone)", integer=True),
 )}
 
 TASK_METRICS = ("success", "mse", "timing_mae_ms", "timing_rel_error", "miss_rate")

@@ -38,10 +38,30 @@ def _axis_dim(table: xr.Dataset) -> str | None:
 FONT = 10  # points; the report shows these figures at its full width, where 10 pt reads as its text
 
 
+CI_MIN_NETWORKS = 3  # fewer networks of a size: no interval for its median
+CI_RESAMPLES = 2000
+
+
+def median_interval(values: np.ndarray, *, level: float = 0.95, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of `values` (size x seed, NaN: left out), a percentile-bootstrap interval of the median
+    over its finite entries (CI_RESAMPLES resamples, drawn from `seed`); NaN for rows with fewer than
+    CI_MIN_NETWORKS."""
+    rng = np.random.default_rng(seed)
+    low, high = np.full(len(values), np.nan), np.full(len(values), np.nan)
+    for i, row in enumerate(np.asarray(values, dtype=float)):
+        finite = row[np.isfinite(row)]
+        if len(finite) >= CI_MIN_NETWORKS:
+            medians = np.median(rng.choice(finite, size=(CI_RESAMPLES, len(finite))), axis=1)
+            low[i], high[i] = np.percentile(medians, [50 * (1 - level), 50 * (1 + level)])
+    return low, high
+
+
 def metrics_against_size(table: xr.Dataset, metrics: Sequence[str], *, title: str = "", columns: int = 3) -> Figure:
     """One panel per metric against size (log x axis): every network that did the task as a dot
-    (seeds spread a little sideways), the median over them as a line and their interquartile range
-    as a band; networks that failed the task or diverged as red crosses, left out of median and band.
+    (seeds spread a little sideways), the median over them as a line with a 95 % bootstrap interval
+    of the median as an error bar (`median_interval`: sizes with at least CI_MIN_NETWORKS such
+    networks), and their interquartile range as a band; networks that failed the task or diverged as
+    red crosses, left out of median, interval and band.
 
     Args:
         table: the sweep table (`sweep.table.rows_to_dataset`), dims (size, seed[, axis]).
@@ -84,6 +104,11 @@ def metrics_against_size(table: xr.Dataset, metrics: Sequence[str], *, title: st
                                   for row in kept])
             ax.fill_between(sizes, stats[:, 0], stats[:, 2], color=color, alpha=0.15, lw=0)
             ax.plot(sizes, stats[:, 1], "-", color=color, lw=1.8, marker="_", ms=10, label=label)
+            low, high = median_interval(kept)
+            shown_ci = np.isfinite(low) & np.isfinite(high)
+            ax.errorbar(sizes[shown_ci], stats[shown_ci, 1],
+                        yerr=[stats[shown_ci, 1] - low[shown_ci], high[shown_ci] - stats[shown_ci, 1]],
+                        fmt="none", ecolor=color, elinewidth=1.2, capsize=3)
         ax.set_xscale("log")
         ax.set_xticks(sizes)
         ax.set_xticklabels([f"{s:g}" for s in sizes], fontsize=FONT)

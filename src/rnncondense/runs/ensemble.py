@@ -24,6 +24,7 @@ custom JVP, which `vmap` cannot batch) and the Hessian-free constants other than
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import time
 from pathlib import Path
@@ -70,6 +71,15 @@ class MemberValues(NamedTuple):
     eval_key: jax.Array
 
 
+class EnsembleDiverged(TrainingDiverged):
+    """Some members diverged; `results[k]` is member k's TrainResult, None for a diverged member,
+    whose message is `diverged[k]`."""
+
+    def __init__(self, results: list[TrainResult | None], diverged: dict[int, str]):
+        super().__init__("; ".join(diverged[k] for k in sorted(diverged)))
+        self.results, self.diverged = results, diverged
+
+
 def _flat(data: dict, prefix: str = "") -> dict[str, Any]:
     out = {}
     for name, value in data.items():
@@ -80,13 +90,27 @@ def _flat(data: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def trainable_together(config: RunConfig) -> bool:
+    """Whether `config` can be an ensemble member: the compiled validation simulates the current
+    form with tanh on Cue-Set-Go (`_validation_program`)."""
+    return config.task.name == "cue_set_go" and (config.model.form, config.model.nonlinearity) == ("current", "tanh")
+
+
+def ensemble_key(config: RunConfig) -> str | None:
+    """Configs with equal keys may train in one ensemble (they differ only in MEMBER_FIELDS); None
+    for a config that cannot be a member."""
+    if not trainable_together(config):
+        return None
+    return json.dumps({k: v for k, v in _flat(config_to_dict(config)).items() if k not in MEMBER_FIELDS},
+                      sort_keys=True, default=str)
+
+
 def check_members(configs: Sequence[RunConfig]) -> None:
     """ConfigError unless the configs differ only in MEMBER_FIELDS (train.max_iters included: all
     members run to one limit)."""
     if not configs:
         raise ConfigError("ensemble: no member configs given; allowed: one or more")
-    # its compiled validation simulates the current form with tanh on Cue-Set-Go (_validation_program)
-    if configs[0].task.name != "cue_set_go" or (configs[0].model.form, configs[0].model.nonlinearity) != ("current", "tanh"):
+    if not trainable_together(configs[0]):
         raise ConfigError(
             f"ensemble: task.name = {configs[0].task.name!r}, model.form = {configs[0].model.form!r}, model.nonlinearity = "
             f"{configs[0].model.nonlinearity!r} is not allowed: ensembles train Cue-Set-Go with the current form and tanh; "
@@ -249,7 +273,8 @@ def train_ensemble(
     Member k ends with the parameters, history and metrics `train_run(configs[k], run_dirs[k])` gives
     (to float32 rounding: batched products may sum in another order). A member that diverges
     (MAX_REJECTED_IN_A_ROW non-finite steps in a row) is checkpointed and frozen while the others go
-    on; TrainingDiverged naming it is raised once they are done. `on_progress(k, progress)` is called
+    on; EnsembleDiverged (a TrainingDiverged naming it, holding the other members' results) is
+    raised once they are done. `on_progress(k, progress)` is called
     for every member's iteration.
     """
     configs, run_dirs = list(configs), [Path(d) for d in run_dirs]
@@ -364,9 +389,9 @@ def _train_ensemble(configs: list[RunConfig], run_dirs: list[Path], *, resume: b
     pending = [k for k, m in enumerate(members) if m.result is None and m.diverged is None]
     if pending:
         _finish(members, pending, params, opt_state, checkpoint, validate)
-    diverged = [m.diverged for m in members if m.diverged]
+    diverged = {k: m.diverged for k, m in enumerate(members) if m.diverged}
     if diverged:
-        raise TrainingDiverged("; ".join(diverged))
+        raise EnsembleDiverged([m.result for m in members], diverged)
     return [m.result for m in members]
 
 

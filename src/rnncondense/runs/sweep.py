@@ -32,7 +32,8 @@ from rnncondense.metrics import DYNAMICS_METRICS
 from rnncondense.runs.analyze import read_activity
 from rnncondense.runs.claim import claim
 from rnncondense.runs.figures import save_figures
-from rnncondense.runs.sweep_network import read_result, train_network
+from rnncondense.runs.ensemble import ensemble_key
+from rnncondense.runs.sweep_network import read_result, train_network, train_networks
 from rnncondense.runs.sweep_table import result_row, write_tables
 from rnncondense.sweep import cluster as clusters
 from rnncondense.sweep.spec import SWEEP_FORMAT, Axis, NetworkJob, SweepSpec, make_spec
@@ -41,6 +42,12 @@ from rnncondense.runtime import compilation_cache_in_use
 __all__ = ["run_sweep", "SweepProgress", "SweepResult"]
 
 POLL_S = 1.0
+# Networks per compiled program (`--ensemble-size`). One: measured on a 2-core CPU, an ensemble of
+# the default sweep's 5 seeds trained no faster than the same networks one after another (N = 10:
+# 17.7 s against 16.8-17.8 s; N = 50: see the README), and a worker's memory grows with its members,
+# so on a CPU each network is its own program, one per core. Larger ensembles are for accelerators.
+ENSEMBLE_SIZE = 1
+MAX_ENSEMBLE_SIZE = 1024
 
 
 class SweepProgress(NamedTuple):
@@ -97,10 +104,33 @@ class _Durations:
         return float(np.exp(intercept + slope * np.log(size)))
 
 
-def _task_key(out: Path, spec: SweepSpec, job: NetworkJob) -> str:
-    """A Dask key unique to this sweep directory and network (two sweeps can share a scheduler)."""
+def _task_key(out: Path, spec: SweepSpec, group: tuple[NetworkJob, ...]) -> str:
+    """A Dask key unique to this sweep directory and group of networks (two sweeps can share a scheduler)."""
     token = hashlib.sha256(f"{out.resolve()}|{spec.record()}".encode()).hexdigest()[:10]
-    return f"rnncondense-sweep-{token}-{job.name}"
+    return f"rnncondense-sweep-{token}-{'+'.join(job.name for job in group)}"
+
+
+def check_ensemble_size(ensemble_size: object) -> int:
+    """The validated `--ensemble-size` (ConfigError: one line naming the value and what is allowed)."""
+    if isinstance(ensemble_size, bool) or not isinstance(ensemble_size, int) or not 1 <= ensemble_size <= MAX_ENSEMBLE_SIZE:
+        raise ConfigError(
+            f"ensemble size (--ensemble-size) = {ensemble_size!r} is not allowed: it must be an integer in "
+            f"[1, {MAX_ENSEMBLE_SIZE}] (networks trained together in one compiled program; 1: each alone)"
+        )
+    return ensemble_size
+
+
+def ensemble_groups(jobs: list[NetworkJob], ensemble_size: int) -> list[tuple[NetworkJob, ...]]:
+    """`jobs` in groups trained as one ensemble each: networks of one size whose configs differ only
+    in fields an ensemble may vary (`runs.ensemble.ensemble_key`), at most `ensemble_size` per group,
+    largest networks first. A network that cannot be an ensemble member is a group of its own."""
+    by_key: dict[tuple, list[NetworkJob]] = {}
+    for job in sorted(jobs, key=lambda job: -job.size):
+        key = ensemble_key(job.config) if ensemble_size > 1 else None
+        by_key.setdefault((job.size, key if key is not None else job.name), []).append(job)
+    groups = [tuple(members[i:i + ensemble_size]) for members in by_key.values()
+              for i in range(0, len(members), ensemble_size)]
+    return sorted(groups, key=lambda group: -group[0].size)  # stable: within a size, as the jobs came
 
 
 def _started_s(run_dir: Path, since: float) -> float | None:
@@ -135,6 +165,7 @@ def run_sweep(
     connect_timeout_s: float = clusters.CONNECT_TIMEOUT_S,
     figures: bool = True,
     poll_s: float = POLL_S,
+    ensemble_size: int = ENSEMBLE_SIZE,
 ) -> SweepResult:
     """Train every (size, seed[, axis value]) network from scratch with the same budget, analyse it,
     and write DIR/results.csv, DIR/results.nc and DIR/figures.
@@ -155,6 +186,10 @@ def run_sweep(
         on_progress: called with a SweepProgress at the start, on every change and every `poll_s` s.
         connect_timeout_s: how long to wait for `scheduler` to answer (s).
         figures: draw DIR/figures.
+        ensemble_size: at most this many networks of one size train together as one ensemble
+            (one compiled program, `runs.ensemble`; see `ensemble_groups`); 1 (ENSEMBLE_SIZE, the
+            default measured on CPUs): each network alone. It does not change the sweep's identity:
+            a sweep continued with another ensemble size gives the same networks, to float32 rounding.
 
     Returns:
         SweepResult; networks that failed (an error, or a worker lost more often than the
@@ -168,6 +203,7 @@ def run_sweep(
     start = time.perf_counter()
     session_start = time.time()
     spec = make_spec(config, sizes=sizes, seeds=seeds, axis=axis)
+    ensemble_size = check_ensemble_size(ensemble_size)
     n_workers = clusters.check_workers(n_workers)
     if isinstance(connect_timeout_s, bool) or not isinstance(connect_timeout_s, (int, float)) or not connect_timeout_s > 0:
         raise ConfigError(f"connect_timeout_s = {connect_timeout_s!r} is not allowed: it must be a positive number of seconds")
@@ -198,7 +234,8 @@ def run_sweep(
         client, local = _open_client(scheduler, n_workers, connect_timeout_s)
         try:
             write_sweep_file(out, spec)
-            _run_jobs(client, out, spec, pending, stored, failed, durations, report, skipped, poll_s, session_start)
+            _run_jobs(client, out, spec, ensemble_groups(pending, ensemble_size), stored, failed, durations, report,
+                      skipped, poll_s, session_start)
         finally:
             client.close()
             if local is not None:
@@ -229,18 +266,24 @@ def _open_client(scheduler: str | None, n_workers: int | None, timeout_s: float)
         raise
 
 
-def _run_jobs(client, out: Path, spec: SweepSpec, pending: list[NetworkJob], stored: dict, failed: dict,
+def _run_jobs(client, out: Path, spec: SweepSpec, groups: list[tuple[NetworkJob, ...]], stored: dict, failed: dict,
               durations: _Durations, report: Callable, skipped: int, poll_s: float, session_start: float) -> None:
-    """Submit `pending`, poll until every future is finished or failed; fill `stored` and `failed`."""
+    """Submit every group (one network, or an ensemble), poll until every future is finished or
+    failed; fill `stored` and `failed`."""
     networks = out / layout.NETWORKS_DIR
     changes = threading.Event()
     cache = compilation_cache_in_use()
-    futures = {
-        client.submit(train_network, job, str(networks / job.name), compilation_cache=cache,
-                      key=_task_key(out, spec, job), priority=job.size, retries=0): job
-        for job in sorted(pending, key=lambda job: -job.size)  # submitted one by one: the first go first
-    }
-    keys = {future.key: job for future, job in futures.items()}
+    futures = {}
+    for group in groups:  # submitted one by one, largest first: the first go first
+        key, priority = _task_key(out, spec, group), group[0].size
+        if len(group) == 1:
+            future = client.submit(train_network, group[0], str(networks / group[0].name), compilation_cache=cache,
+                                   key=key, priority=priority, retries=0)
+        else:
+            future = client.submit(train_networks, list(group), [str(networks / job.name) for job in group],
+                                   compilation_cache=cache, key=key, priority=priority, retries=0)
+        futures[future] = group
+    keys = {future.key: group for future, group in futures.items()}
     for future in futures:
         future.add_done_callback(lambda _: changes.set())
     done, last = skipped, None
@@ -249,20 +292,19 @@ def _run_jobs(client, out: Path, spec: SweepSpec, pending: list[NetworkJob], sto
         changes.wait(poll_s)
         changes.clear()
         changed = False
-        for future, job in list(futures.items()):
+        for future, group in list(futures.items()):
             if future.status not in ("finished", "error", "cancelled", "lost"):
                 continue
-            # the table is built from the file the worker wrote, not from the future's copy
-            result = read_result(networks / job.name, job)
-            if result is None and future.status == "finished":
-                result = future.result()
-            if result is not None:
-                stored[job.name] = result
-                durations.add(job.size, (result.get("timing") or {}).get("wall_s"))
-                done += 1
-            else:
-                failed[job.name] = _describe_error(future.exception() if future.status == "error" else None)
-            last, changed = job.name, True
+            for job in group:
+                # the table is built from the file the worker wrote, not from the future's copy
+                result = read_result(networks / job.name, job)
+                if result is not None:
+                    stored[job.name] = result
+                    durations.add(job.size, (result.get("timing") or {}).get("wall_s"))
+                    done += 1
+                else:
+                    failed[job.name] = _describe_error(future.exception() if future.status == "error" else None)
+                last, changed = job.name, True
             del futures[future]
             future.release()
         if client.status not in ("running", "connecting"):
@@ -272,12 +314,12 @@ def _run_jobs(client, out: Path, spec: SweepSpec, pending: list[NetworkJob], sto
             )
         running, threads = _running(client, keys, futures)
         eta_s = _eta(running, threads, futures, durations, networks, session_start)
-        report(done, len(running), eta_s, last if changed else None)
+        report(done, sum(len(group) for group in running), eta_s, last if changed else None)
 
 
-def _running(client, keys: dict[str, NetworkJob], futures: dict) -> tuple[list[NetworkJob], int]:
-    """Networks being trained (our keys in the scheduler's processing sets, at most one per
-    thread) and the cluster's number of threads."""
+def _running(client, keys: dict[str, tuple[NetworkJob, ...]], futures: dict) -> tuple[list[tuple[NetworkJob, ...]], int]:
+    """Groups being trained (our keys in the scheduler's processing sets, at most one per thread)
+    and the cluster's number of threads."""
     try:
         processing = client.processing()
         threads = sum(client.nthreads().values())
@@ -288,20 +330,22 @@ def _running(client, keys: dict[str, NetworkJob], futures: dict) -> tuple[list[N
     return running[:threads], max(threads, 1)
 
 
-def _eta(running: list[NetworkJob], threads: int, futures: dict, durations: _Durations, networks: Path,
+def _eta(running: list[tuple[NetworkJob, ...]], threads: int, futures: dict, durations: _Durations, networks: Path,
          session_start: float) -> float | None:
     """Estimated seconds left: the work of the unfinished networks (less what the running ones have
-    done) spread over the cluster's threads, and at least the longest remaining running network."""
-    estimates = {job.name: durations.estimate(job.size) for job in futures.values()}
+    done) spread over the cluster's threads, and at least the longest remaining running group.
+    A network's duration is its share of its group's (an ensemble of k takes k shares)."""
+    estimates = {job.name: durations.estimate(job.size) for group in futures.values() for job in group}
     if any(value is None for value in estimates.values()):
         return None
     now = time.time()
     left = dict(estimates)
-    for job in running:
-        started = _started_s(networks / job.name, session_start)
-        if started is not None:
-            left[job.name] = max(estimates[job.name] - (now - started), 0.0)
-    longest = max((left[job.name] for job in running), default=0.0)
+    for group in running:
+        for job in group:
+            started = _started_s(networks / job.name, session_start)
+            if started is not None:
+                left[job.name] = max(estimates[job.name] - (now - started) / len(group), 0.0)
+    longest = max((sum(left[job.name] for job in group) for group in running), default=0.0)
     return max(sum(left.values()) / threads, longest)
 
 

@@ -120,53 +120,138 @@ def train_network(job: NetworkJob, run_dir: str | Path, *, compilation_cache: st
         (address, host, pid, peak_rss_mb: the process's peak resident memory so far).
     """
     limit_threads()
-    from rnncondense.runs.analyze import analyze_run
     from rnncondense.runtime import prepare_worker, release_memory
     from rnncondense.runs.train import train_run
 
     prepare_worker(compilation_cache)
-
     start, cpu_start = time.perf_counter(), time.process_time()
     run_dir = Path(run_dir)
     stored = read_result(run_dir, job)
     if stored is not None:
         return stored
-    previous = ties.read_json(run_dir / layout.NETWORK_ATTEMPT_FILE) if (run_dir / layout.NETWORK_ATTEMPT_FILE).is_file() else {}  # always an object
-    attempt = int(previous.get("attempt", 0)) + 1
-    resumed = (run_dir / layout.CONFIG_FILE).is_file()
-    if resumed:  # temporary files of atomic writes that a killed attempt left behind
-        storage.remove_stale_temporaries(run_dir, recursive=True)
-    else:
-        _fresh_start(run_dir, job)
-    worker = {"address": _worker_address(), "host": socket.gethostname(), "pid": os.getpid()}
-    record = {"network": job.name, "attempt": attempt, "resumed": resumed, **worker}
-    ties.write_json(run_dir / layout.NETWORK_ATTEMPT_FILE, {**record, "started": time.time()})
-    restarted = False
+    attempt = _Attempt(job, run_dir)
     try:
         try:
             trained = train_run(job.config, run_dir, resume=True)
         except (FileFormatError, RunDirError):  # an unreadable checkpoint or a foreign config: start again
-            _fresh_start(run_dir, job)
-            resumed, restarted = False, True
-            ties.write_json(run_dir / layout.NETWORK_ATTEMPT_FILE, {**record, "resumed": False, "started": time.time()})
+            attempt.restart()
             trained = train_run(job.config, run_dir, resume=True)
     except TrainingDiverged as error:
-        result = _result(job, status="diverged", error=str(error))
+        result = attempt.finish(status="diverged", error=str(error))
     else:
-        train_s = time.perf_counter() - start
-        analysed = analyze_run(run_dir, k=min(SOLUTION_K, job.size), noise=False, figures=False,
+        result = attempt.analyse(trained, train_s=time.perf_counter() - start)
+    result = attempt.write(result, wall_s=time.perf_counter() - start, cpu_s=time.process_time() - cpu_start)
+    release_memory()  # the worker's next network starts from the memory this one started from
+    return result
+
+
+def train_networks(jobs: list[NetworkJob], run_dirs: list[str | Path], *,
+                   compilation_cache: str | None = None) -> list[dict[str, Any]]:
+    """Train the networks of `jobs` together as one ensemble (`runs.ensemble.train_ensemble`: one
+    compiled program, vmap over the members), then analyse each and write its result.json exactly
+    as `train_network` does; returns their results in order.
+
+    The jobs must be able to share an ensemble (same size; configs differing only in the
+    ensemble's MEMBER_FIELDS). Finished networks are skipped; interrupted ones continue from their
+    own checkpoints (a member ends as the same network trained alone, to float32 rounding). A
+    member that diverges is finished with status "diverged" while the others are kept. If a
+    member's directory cannot be continued (an unreadable checkpoint, a foreign config), every
+    unfinished network is trained alone by `train_network`, which restarts that one. Timing: each
+    network's train_s and wall_s are its share (1 / members) of the ensemble's, and
+    ensemble_train_s the whole.
+    """
+    import contextlib
+
+    limit_threads()
+    from rnncondense.dirlock import hold
+    from rnncondense.runtime import prepare_worker, release_memory
+    from rnncondense.runs.ensemble import EnsembleDiverged, train_ensemble
+
+    prepare_worker(compilation_cache)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    run_dirs = [Path(d) for d in run_dirs]
+    with contextlib.ExitStack() as held:  # one writer per directory (dirlock), every member's
+        for run_dir in run_dirs:
+            held.enter_context(hold(run_dir))
+        results: list[dict[str, Any] | None] = [read_result(d, job) for d, job in zip(run_dirs, jobs)]
+        todo = [k for k, result in enumerate(results) if result is None]
+        if not todo:
+            return results
+        attempts = {k: _Attempt(jobs[k], run_dirs[k]) for k in todo}
+        try:
+            trained = train_ensemble([jobs[k].config for k in todo], [run_dirs[k] for k in todo], resume=True)
+            diverged: dict[int, str] = {}
+        except EnsembleDiverged as error:
+            trained, diverged = error.results, error.diverged
+        except (FileFormatError, RunDirError):  # one member cannot be continued: each alone, restarting that one
+            held.close()
+            return [results[k] if results[k] is not None else
+                    train_network(jobs[k], run_dirs[k], compilation_cache=compilation_cache) for k in range(len(jobs))]
+        ensemble_train_s = time.perf_counter() - start
+        share = ensemble_train_s / len(todo)
+        for i, k in enumerate(todo):
+            analysis_start = time.perf_counter()
+            if i in diverged:
+                result = attempts[k].finish(status="diverged", error=diverged[i])
+            else:
+                result = attempts[k].analyse(trained[i], train_s=share)
+            result.setdefault("timing", {})["ensemble_train_s"] = ensemble_train_s
+            result["ensemble"] = [jobs[j].name for j in todo]
+            results[k] = attempts[k].write(result, wall_s=share + time.perf_counter() - analysis_start,
+                                           cpu_s=(time.process_time() - cpu_start) / len(todo))
+    release_memory()
+    return results
+
+
+class _Attempt:
+    """One attempt at a network: attempt.json when it starts, its result.json when it ends."""
+
+    def __init__(self, job: NetworkJob, run_dir: Path):
+        self.job, self.run_dir = job, run_dir
+        previous = ties.read_json(run_dir / layout.NETWORK_ATTEMPT_FILE) if (run_dir / layout.NETWORK_ATTEMPT_FILE).is_file() else {}  # always an object
+        self.attempt = int(previous.get("attempt", 0)) + 1
+        self.resumed = (run_dir / layout.CONFIG_FILE).is_file()
+        if self.resumed:  # temporary files of atomic writes that a killed attempt left behind
+            storage.remove_stale_temporaries(run_dir, recursive=True)
+        else:
+            _fresh_start(run_dir, job)
+        self.restarted = False
+        self.worker = {"address": _worker_address(), "host": socket.gethostname(), "pid": os.getpid()}
+        self._record()
+
+    def _record(self) -> None:
+        ties.write_json(self.run_dir / layout.NETWORK_ATTEMPT_FILE,
+                        {"network": self.job.name, "attempt": self.attempt, "resumed": self.resumed, **self.worker,
+                         "started": time.time()})
+
+    def restart(self) -> None:
+        """Its directory could not be continued: clear it and start the network afresh."""
+        _fresh_start(self.run_dir, self.job)
+        self.resumed, self.restarted = False, True
+        self._record()
+
+    def finish(self, **parts: Any) -> dict[str, Any]:
+        return _result(self.job, **parts)
+
+    def analyse(self, trained, *, train_s: float) -> dict[str, Any]:
+        """The result of a trained network, with its analysis (`analyze_run`, see the module docstring)."""
+        from rnncondense.runs.analyze import analyze_run
+
+        analysis_start = time.perf_counter()
+        analysed = analyze_run(self.run_dir, k=min(SOLUTION_K, self.job.size), noise=False, figures=False,
                                fixed_points=SOLUTION_FIXED_POINTS)
         analysed.pop("files", None)
-        timing = {"train_s": train_s, "analysis_s": time.perf_counter() - start - train_s}
-        result = _result(job, status="done", task=trained.metrics.to_dict(), training=trained.summary,
-                         solution=analysed, timing=timing)
-    result["timing"] = {**result.get("timing", {}), "wall_s": time.perf_counter() - start,
-                        "cpu_s": time.process_time() - cpu_start}
-    result.update(attempt=attempt, resumed=resumed, restarted=restarted, finished=time.time(),
-                  worker={**worker, "peak_rss_mb": peak_rss_mb()})
-    ties.write_json(run_dir / layout.NETWORK_RESULT_FILE, result)
-    release_memory()  # the worker's next network starts from the memory this one started from
-    return ties.read_json(run_dir / layout.NETWORK_RESULT_FILE)
+        timing = {"train_s": train_s, "analysis_s": time.perf_counter() - analysis_start}
+        return _result(self.job, status="done", task=trained.metrics.to_dict(), training=trained.summary,
+                       solution=analysed, timing=timing)
+
+    def write(self, result: dict[str, Any], *, wall_s: float, cpu_s: float) -> dict[str, Any]:
+        """Write result.json (atomically, with its sidecar) and return it as read back."""
+        result["timing"] = {**result.get("timing", {}), "wall_s": wall_s, "cpu_s": cpu_s}
+        result.update(attempt=self.attempt, resumed=self.resumed, restarted=self.restarted, finished=time.time(),
+                      worker={**self.worker, "peak_rss_mb": peak_rss_mb()})
+        ties.write_json(self.run_dir / layout.NETWORK_RESULT_FILE, result)
+        return ties.read_json(self.run_dir / layout.NETWORK_RESULT_FILE)
 
 
 def _result(job: NetworkJob, *, status: str, **parts: Any) -> dict[str, Any]:

@@ -13,7 +13,9 @@ One row per network (size, seed[, axis value]) with the columns of `COLUMNS`:
     training and cost: iterations, best_iteration, success_iteration, time_to_success_s,
         train_time_s (training loop, s), analysis_time_s, wall_s and cpu_time_s (the worker process's
         CPU time, all threads) of the last attempt (s), attempt,
-        peak_rss_mb (the worker process's peak resident memory when the network finished)
+        peak_rss_mb (the worker process's peak resident memory when the network finished),
+        ensemble_members (networks trained with it in one program, `run_sweep(ensemble_size=...)`;
+        its train_time_s is then the ensemble's, its wall_s and cpu_time_s its share)
 
 written as DIR/results.csv and as DIR/results.nc, an xarray Dataset with dims (size, seed[, axis
 field]) holding one variable per column (numbers as float64 with NaN where missing; success as
@@ -44,7 +46,7 @@ SOLUTION_COLUMNS = ("pcs_90", "participation_ratio", "scaling_index", "scaling_i
                     "scaling_index_pc3", "ramp_fraction", "spectral_radius", "max_real_eigenvalue",
                     "n_normalized_by_target", *DYNAMICS_METRICS)
 COST_COLUMNS = ("iterations", "best_iteration", "success_iteration", "time_to_success_s", "train_time_s",
-                "analysis_time_s", "wall_s", "cpu_time_s", "attempt", "peak_rss_mb")
+                "analysis_time_s", "wall_s", "cpu_time_s", "attempt", "peak_rss_mb", "ensemble_members")
 TEXT_COLUMNS = ("network", "status", "error")
 SUMMARY_METRICS = ("timing_rel_error", "pcs_90", "participation_ratio", "scaling_index", "ramp_fraction",
                    "spectral_radius", "train_time_s")
@@ -95,6 +97,7 @@ def _numbers(result: dict[str, Any]) -> dict[str, Any]:
         cpu_time_s=timing.get("cpu_s"),
         attempt=result.get("attempt"),
         peak_rss_mb=(result.get("worker") or {}).get("peak_rss_mb"),
+        ensemble_members=len(result["ensemble"]) if isinstance(result.get("ensemble"), list) else 1,
     )
     return numbers
 
