@@ -18,7 +18,7 @@ from rnncondense.storage import write_json  # noqa: E402
 from rnncondense.runtime import lean_compiler  # noqa: E402
 
 BENCHMARKS = ["simulator", "hessian_free", "training", "analysis", "circuits", "sweep", "dsa", "fixed_points", "separation",
-              "ensemble", "batching_floor"]
+              "ensemble", "batching_floor", "default_sweep"]
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import bench_analysis, bench_circuits, bench_hessian_free, bench_simulator, bench_sweep, bench_training  # noqa: E402
-from benchmarks import bench_batching_floor, bench_dsa, bench_ensemble, bench_fixed_points  # noqa: E402
+from benchmarks import bench_batching_floor, bench_dsa, bench_ensemble, bench_fixed_points, bench_default_sweep  # noqa: E402
 from benchmarks.common import check  # noqa: E402
 from benchmarks.run import BENCHMARKS, print_checks  # noqa: E402
 
@@ -80,6 +80,19 @@ def test_every_benchmark_with_goals_reads_them_from_its_result():
     assert [row["measured"] for row in bench_ensemble.checks(ensemble)[3:]] == [None, None, None]  # HF: no 16
     fixed_points = {"goals": {"eight_contexts_s": 30.0}, "trained": {"cold_cpu_s": 31.0}}
     assert [met for _, met in _verdicts(bench_fixed_points, fixed_points)] == [False]
+    floor = {"cores": 2, "floor_s": {"5": 320.0, "20": 1280.0}, "goals_s": {"5": 300.0, "20": 900.0}}
+    assert _verdicts(bench_default_sweep, floor) == [("default sweep floor, 5 seeds x 6 sizes, 2 cores (s)", False),
+                                                   ("default sweep floor, 20 seeds x 6 sizes, 2 cores (s)", False)]
+    floor["floor_s"] = {"5": 250.0, "20": 1000.0}
+    assert [met for _, met in _verdicts(bench_default_sweep, floor)] == [True, False]
+    floor.update(goal_wall_over_floor=1.25, goal_peak_worker_rss_mb=1024.0, sweeps=[
+        {"ensemble_size": 1, "wall_s": 290.0, "wall_over_floor": 1.16, "peak_worker_rss_mb": 700.0},
+        {"ensemble_size": 5, "wall_s": 400.0, "wall_over_floor": 1.6, "peak_worker_rss_mb": 1100.0}])
+    assert _verdicts(bench_default_sweep, floor)[2:] == [
+        ("default sweep, ensembles of 1: wall time (s)", True), ("default sweep, ensembles of 1: wall time / floor", True),
+        ("default sweep, ensembles of 1: peak memory of a worker (MB)", True),
+        ("default sweep, ensembles of 5: wall time (s)", False), ("default sweep, ensembles of 5: wall time / floor", False),
+        ("default sweep, ensembles of 5: peak memory of a worker (MB)", False)]
     # every benchmark `make bench` runs has its goals checked
     import importlib
 

@@ -3,11 +3,12 @@
 The client (this process) validates everything, skips finished networks, submits the others to the
 cluster (largest networks first, so the long jobs start early and the short ones fill the gaps;
 with this process's persistent compilation cache, if it has one, so the workers share compiled
-programs),
-reports progress, and finally assembles the table from the networks' result.json files and draws
-the figures. The workers do the science (`network.train_network`) and write each network's result
-into its own directory as soon as it is done, so nothing finished is lost if the client, a worker
-or the whole cluster stops; running the same sweep again continues it.
+programs), reports progress, and finally assembles the table from the networks' result.json files
+and draws the figures. The workers do the science (`sweep_network.train_network`; with
+`ensemble_size` > 1, several networks of one size as one ensemble, `ensemble_groups` and
+`sweep_network.train_networks`) and write each network's result into its own directory as soon as
+it is done, so nothing finished is lost if the client, a worker or the whole cluster stops; running
+the same sweep again continues it.
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ from rnncondense.runtime import compilation_cache_in_use
 __all__ = ["run_sweep", "SweepProgress", "SweepResult"]
 
 POLL_S = 1.0
-# Networks per compiled program (`--ensemble-size`). One: measured on a 2-core CPU, an ensemble of
-# the default sweep's 5 seeds trained no faster than the same networks one after another (N = 10:
-# 17.7 s against 16.8-17.8 s; N = 50: see the README), and a worker's memory grows with its members,
-# so on a CPU each network is its own program, one per core. Larger ensembles are for accelerators.
+# Networks per compiled program (`--ensemble-size`). One: on a 2-core CPU the default sweep took
+# 637 s with each network alone and 742 s with each size's 5 seeds as one ensemble, whose 200-unit
+# members took a worker to 1.7 GB (benchmarks/bench_default_sweep.py, README "Ensembles"): on a CPU
+# each network is its own program, one per core. Larger ensembles are for accelerators.
 ENSEMBLE_SIZE = 1
 MAX_ENSEMBLE_SIZE = 1024
 
