@@ -28,6 +28,13 @@ def _env():
     return env
 
 
+def _as_at_a_terminal():
+    """In the child, before it starts: Ctrl-C as a terminal's foreground job gets it. A suite started
+    as a background job of a non-interactive shell (`cmd &`) has SIGINT ignored, which the child
+    would inherit and, rightly, keep."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("dt", ["1e-300", "1e-320", "5e-324"])
 def test_a_tiny_dt_is_refused_with_a_short_number(tmp_path, dt):
     (tmp_path / "c.toml").write_text(f"[task]\ndt_ms = {dt}\n")
@@ -128,7 +135,7 @@ def test_a_second_ctrl_c_ends_a_goodbye_that_hangs():
     traceback; but when the goodbye hangs, the second Ctrl-C ends the process at once, with the
     command's farewell and status 130."""
     proc = subprocess.Popen([sys.executable, "-c", _SLOW_GOODBYE], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=_env())
+                            text=True, env=_env(), preexec_fn=_as_at_a_terminal)
     assert proc.stdout.readline().strip() == "working", proc.communicate()
     proc.send_signal(signal.SIGINT)
     assert proc.stdout.readline().strip() == "saying goodbye", proc.communicate()
@@ -146,7 +153,8 @@ def test_ctrl_c_twice_before_the_first_checkpoint(tmp_path):
         "stop_on_success = false\n[train.adam]\nbatch_size = 4\n")
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "rnncondense.cli", "train", str(tmp_path / "c.toml"), "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+                            preexec_fn=_as_at_a_terminal)
     deadline = time.monotonic() + 120
     while not (out / LOCK_FILE).is_file():
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
