@@ -252,3 +252,22 @@ def test_a_finding_the_files_cannot_support_says_so(study, tmp_path):
     assert "ρ =" not in items["sweep"]
     # the preserving finding compares with plain iterative, which did not finish
     assert items["preserving"].startswith("Not measured: plain iterative condensation has no successful network")
+
+
+def test_preserving_is_compared_at_the_smallest_size_both_condensations_did_the_task():
+    """The full preset condenses plainly to 100 units and with preserving to 20: the comparison is
+    at the smallest size both did the task, here 30 (plain's 20-unit step failed)."""
+    from rnncondense.analysis.findings import Condensation, preserving_finding
+
+    def rows(sizes, failed=()):
+        return [{"step": i, "n_units": n, "success": n not in failed, "similarity_procrustes": 1.0 - n / 1000,
+                 "ramp_fraction": n / 100, "scaling_index": 0.5, "participation_ratio": 2.0} for i, n in enumerate(sizes)]
+
+    preserving = Condensation("preserving", "preserving", "seed", "pca", "success", rows([50, 40, 30, 20, 10]), True)
+    plain = Condensation("iterative", "iterative", "seed", "pca", "success", rows([50, 40, 30, 20], failed=(20,)), True)
+    found = preserving_finding(preserving, plain)
+    assert found.supported and found.values["n_units"] == 30 and found.values["reached"] == 10
+    assert found.values["ramp_fraction_preserving"] == found.values["ramp_fraction_plain"] == 0.3
+    assert found.text.startswith("At 30 units, the smallest size at which both did the task (preserving did it down to 10)")
+    same_end = Condensation("iterative", "iterative", "seed", "pca", "success", rows([50, 40, 30, 20, 10]), True)
+    assert preserving_finding(preserving, same_end).text.startswith("At 10 units, preserving retraining")

@@ -289,10 +289,6 @@ def _compared(budget: Finding, success: Finding) -> Finding:
                                              "ramp_rise_success": rises["iterative"]})
 
 
-def _at_size(rows: Sequence[dict], n_units: int) -> dict | None:
-    return next((r for r in _sorted(rows) if _int(r.get("n_units")) == n_units), None)
-
-
 PRESERVE_METRICS = ("dsa_distance", "similarity_procrustes", "ramp_fraction", "scaling_index", "participation_ratio")
 
 
@@ -306,12 +302,17 @@ def preserving_finding(preserving: Condensation | None, plain: Condensation | No
     end = rows[-1] if len(rows) > 1 else None
     if end is None or not _bool(end.get("success")):
         return _unsupported(key, title, "the preserving condensation lost the task", preserving.name)
-    n_units = _int(end.get("n_units"))
-    other = None if plain is None or not plain.finished else _at_size(plain.records, n_units)
-    if other is None or not _bool(other.get("success")):
-        return _unsupported(key, title, f"plain iterative condensation has no successful network of {n_units} units to "
-                            "compare with", preserving.name)
-    values: dict[str, Any] = {"n_units": n_units}
+    # compared at the smallest size both reached with the task done: the preserving end itself where
+    # plain iterative went as far (the full preset condenses plainly to 100 units, preserving to 20)
+    reached = _int(end.get("n_units"))
+    done = lambda records: {_int(r.get("n_units")): r for r in _sorted(records)[1:] if _bool(r.get("success"))}  # noqa: E731
+    common = sorted(set(done(rows)) & set(done(plain.records) if plain is not None and plain.finished else {}))
+    if not common:
+        return _unsupported(key, title, "plain iterative condensation has no successful network of a size the preserving "
+                            "one reached, to compare with", preserving.name)
+    n_units = common[0]
+    end, other = done(rows)[n_units], done(plain.records)[n_units]
+    values: dict[str, Any] = {"n_units": n_units, "reached": reached}
     parts = []
     for name in PRESERVE_METRICS:
         a, b = _float(end.get(name)), _float(other.get(name))
@@ -324,7 +325,9 @@ def preserving_finding(preserving: Condensation | None, plain: Condensation | No
         closer, by = dsa_p < dsa_i, "its dynamics (DSA)"
     else:
         closer, by = (None if sim_p is None or sim_i is None else sim_p > sim_i), "its geometry (Procrustes)"
-    text = (f"At {n_units} units, preserving retraining against plain iterative ({plain.name}): {'; '.join(parts)} "
+    where = (f"At {n_units} units" if n_units == reached else
+             f"At {n_units} units, the smallest size at which both did the task (preserving did it down to {reached})")
+    text = (f"{where}, preserving retraining against plain iterative ({plain.name}): {'; '.join(parts)} "
             f"(one run each); the preserving network is {'closer to' if closer else 'no closer to'} the original by {by}.")
     values["closer"] = closer
     return Finding(key, title, text, True, values, None, preserving.name)
