@@ -28,11 +28,14 @@ def _env():
     return env
 
 
-def _as_at_a_terminal():
-    """In the child, before it starts: Ctrl-C as a terminal's foreground job gets it. A suite started
-    as a background job of a non-interactive shell (`cmd &`) has SIGINT ignored, which the child
-    would inherit and, rightly, keep."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+def _as_at_a_terminal(*args: str) -> list[str]:
+    """`python args...` started as a terminal's foreground job is: with Ctrl-C (SIGINT) at its
+    default. A suite run as a background job of a non-interactive shell (`cmd &`) has SIGINT
+    ignored, which the child would inherit and, rightly, keep; a small launcher resets it and execs
+    the command (no preexec_fn: forking a process that runs JAX's threads)."""
+    launcher = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                "os.execv(sys.executable, [sys.executable] + sys.argv[1:])")
+    return [sys.executable, "-c", launcher, *args]
 
 
 @pytest.mark.parametrize("dt", ["1e-300", "1e-320", "5e-324"])
@@ -134,8 +137,8 @@ def test_a_second_ctrl_c_ends_a_goodbye_that_hangs():
     """The first Ctrl-C starts the goodbye, which a further interrupt must not cut short with a
     traceback; but when the goodbye hangs, the second Ctrl-C ends the process at once, with the
     command's farewell and status 130."""
-    proc = subprocess.Popen([sys.executable, "-c", _SLOW_GOODBYE], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=_env(), preexec_fn=_as_at_a_terminal)
+    proc = subprocess.Popen(_as_at_a_terminal("-c", _SLOW_GOODBYE), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=_env())
     assert proc.stdout.readline().strip() == "working", proc.communicate()
     proc.send_signal(signal.SIGINT)
     assert proc.stdout.readline().strip() == "saying goodbye", proc.communicate()
@@ -152,9 +155,8 @@ def test_ctrl_c_twice_before_the_first_checkpoint(tmp_path):
         "[train]\ntrainer = \"adam\"\nmax_iters = 1000000\neval_every = 1000000\ncheckpoint_every = 1000000\n"
         "stop_on_success = false\n[train.adam]\nbatch_size = 4\n")
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "rnncondense.cli", "train", str(tmp_path / "c.toml"), "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
-                            preexec_fn=_as_at_a_terminal)
+    proc = subprocess.Popen(_as_at_a_terminal("-m", "rnncondense.cli", "train", str(tmp_path / "c.toml"), "--out", str(out)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
     deadline = time.monotonic() + 120
     while not (out / LOCK_FILE).is_file():
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
