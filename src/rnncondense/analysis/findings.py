@@ -292,6 +292,11 @@ def _compared(budget: Finding, success: Finding) -> Finding:
 PRESERVE_METRICS = ("dsa_distance", "similarity_procrustes", "ramp_fraction", "scaling_index", "participation_ratio")
 
 
+def _successful_steps(records: Sequence[dict]) -> dict[int | None, dict]:
+    """The condensation steps after the original that did the task, by size."""
+    return {_int(r.get("n_units")): r for r in _sorted(records)[1:] if _bool(r.get("success"))}
+
+
 def preserving_finding(preserving: Condensation | None, plain: Condensation | None) -> Finding:
     key, title = "preserving", "Preserving the solution type"
     if preserving is None:
@@ -305,13 +310,14 @@ def preserving_finding(preserving: Condensation | None, plain: Condensation | No
     # compared at the smallest size both reached with the task done: the preserving end itself where
     # plain iterative went as far (the full preset condenses plainly to 100 units, preserving to 20)
     reached = _int(end.get("n_units"))
-    done = lambda records: {_int(r.get("n_units")): r for r in _sorted(records)[1:] if _bool(r.get("success"))}  # noqa: E731
-    common = sorted(set(done(rows)) & set(done(plain.records) if plain is not None and plain.finished else {}))
+    ours = _successful_steps(rows)
+    theirs = _successful_steps(plain.records) if plain is not None and plain.finished else {}
+    common = sorted(set(ours) & set(theirs))
     if not common:
         return _unsupported(key, title, "plain iterative condensation has no successful network of a size the preserving "
                             "one reached, to compare with", preserving.name)
     n_units = common[0]
-    end, other = done(rows)[n_units], done(plain.records)[n_units]
+    end, other = ours[n_units], theirs[n_units]
     values: dict[str, Any] = {"n_units": n_units, "reached": reached}
     parts = []
     for name in PRESERVE_METRICS:

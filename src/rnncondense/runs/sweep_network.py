@@ -34,6 +34,7 @@ workers on two cores absorb without losing throughput per CPU-second (benchmarks
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -160,8 +161,6 @@ def train_networks(jobs: list[NetworkJob], run_dirs: list[str | Path], *,
     network's train_s and wall_s are its share (1 / members) of the ensemble's, and
     ensemble_train_s the whole.
     """
-    import contextlib
-
     limit_threads()
     from rnncondense.dirlock import hold
     from rnncondense.runtime import prepare_worker, release_memory
