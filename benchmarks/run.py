@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import machine  # noqa: E402
 from rnncondense.storage import write_json  # noqa: E402
-from rnncondense.runtime import lean_compiler  # noqa: E402
+from rnncondense.runtime import lean_compiler, steady_heap  # noqa: E402
 
 BENCHMARKS = ["simulator", "hessian_free", "training", "analysis", "circuits", "sweep", "dsa", "fixed_points", "separation",
               "ensemble", "batching_floor", "default_sweep"]
@@ -30,7 +30,8 @@ def main() -> None:
     unknown = sorted(set(names) - set(BENCHMARKS))
     if unknown:
         parser.error(f"--only = {','.join(unknown)} is not allowed: choose from {', '.join(BENCHMARKS)}")
-    lean_compiler()  # measure programs compiled as the command line compiles them
+    lean_compiler()  # measure programs compiled as the command line compiles them,
+    steady_heap()  # and allocating as it allocates
     report = {"machine": machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "benchmarks": {}}
     for name in names:
         print(f"benchmark {name} ...", file=sys.stderr, flush=True)

@@ -650,9 +650,10 @@ def _parse_units(text: str | None) -> list[int] | None:
 
 
 def main() -> None:
-    from rnncondense.runtime import enable_compilation_cache, lean_compiler
+    from rnncondense.runtime import enable_compilation_cache, lean_compiler, steady_heap
 
     lean_compiler()
+    steady_heap()
     enable_compilation_cache()
     interrupts.watch()
     try:
