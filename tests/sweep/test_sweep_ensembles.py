@@ -12,7 +12,7 @@ import pytest
 from rnncondense import layout, storage
 from rnncondense.config import config_from_dict
 from rnncondense.errors import ConfigError
-from rnncondense.runs.sweep import check_ensemble_size, ensemble_groups, run_sweep
+from rnncondense.runs.sweep import check_ensemble_size, ensemble_groups, pilots, run_sweep
 from rnncondense.runs.train import train_run
 from rnncondense.sweep import make_spec, parse_axis
 
@@ -42,6 +42,20 @@ def test_an_axis_that_members_may_differ_in_shares_ensembles_and_one_that_change
     groups = ensemble_groups(list(tau), 8)
     assert len(groups) == 2
     assert all(len({job.config.model.tau_ms for job in group}) == 1 for group in groups)
+
+
+def test_one_group_of_every_program_is_a_pilot_whatever_the_seeds_and_the_ensembles():
+    jobs = list(make_spec(tiny_sweep_config(), sizes=[4, 6, 8], seeds=3).jobs)
+    for size in (1, 2):
+        groups = ensemble_groups(jobs, size)
+        chosen = [groups[i] for i in sorted(pilots(groups))]
+        assert [group[0].size for group in chosen] == [8, 6, 4]  # one per size, the first, largest first
+        assert all(group[0].config.train.seed == 0 for group in chosen)
+    # tau_ms changes the program (alpha is static): one pilot per value; the gain does not
+    tau = ensemble_groups(list(make_spec(tiny_sweep_config(), sizes=[4], seeds=2, axis=parse_axis("model.tau_ms=50,100")).jobs), 1)
+    assert sorted({tau[i][0].config.model.tau_ms for i in pilots(tau)}) == [50.0, 100.0] and len(pilots(tau)) == 2
+    gain = ensemble_groups(list(make_spec(tiny_sweep_config(), sizes=[4], seeds=2, axis=parse_axis("model.g=1.0,1.5")).jobs), 1)
+    assert len(pilots(gain)) == 2  # g only sets the start, but counts as another program: a spare pilot costs nothing
 
 
 def test_networks_that_cannot_be_members_are_trained_alone():

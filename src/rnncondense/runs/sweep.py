@@ -2,8 +2,9 @@
 
 The client (this process) validates everything, skips finished networks, submits the others to the
 cluster (largest networks first, so the long jobs start early and the short ones fill the gaps;
-with this process's persistent compilation cache, if it has one, so the workers share compiled
-programs), reports progress, and finally assembles the table from the networks' result.json files
+but first one network of every size, the pilots, so that one worker compiles each size's programs
+and the others load them from this process's persistent compilation cache, if it has one, instead
+of compiling the same programs side by side), reports progress, and finally assembles the table from the networks' result.json files
 and draws the figures. The workers do the science (`sweep_network.train_network`; with
 `ensemble_size` > 1, several networks of one size as one ensemble, `ensemble_groups` and
 `sweep_network.train_networks`) and write each network's result into its own directory as soon as
@@ -25,7 +26,7 @@ import numpy as np
 import xarray as xr
 
 from rnncondense import layout, storage, ties
-from rnncondense.config import RunConfig
+from rnncondense.config import RunConfig, config_digest
 from rnncondense.dirlock import holding
 from rnncondense.errors import ConfigError, RunDirError, UserError
 from rnncondense.plots.sweep import SOLUTION_METRICS, TASK_METRICS, example_networks, metrics_against_size, unit_responses_by_size
@@ -132,6 +133,20 @@ def ensemble_groups(jobs: list[NetworkJob], ensemble_size: int) -> list[tuple[Ne
     groups = [tuple(members[i:i + ensemble_size]) for members in by_key.values()
               for i in range(0, len(members), ensemble_size)]
     return sorted(groups, key=lambda group: -group[0].size)  # stable: within a size, as the jobs came
+
+
+PILOT_PRIORITY = 10**6  # above any size: the pilots go before every other network
+
+
+def pilots(groups: list[tuple[NetworkJob, ...]]) -> set[int]:
+    """Indices of the first group of every program (networks whose configs differ only in the seed
+    share their compiled programs): each is submitted before all other groups, so one worker
+    compiles those programs and later workers load them from the compilation cache."""
+    first: dict[str, int] = {}
+    for index, group in enumerate(groups):
+        job = group[0]
+        first.setdefault(config_digest(job.config.model_copy(update={"train": job.config.train.model_copy(update={"seed": 0})})), index)
+    return set(first.values())
 
 
 def _started_s(run_dir: Path, since: float) -> float | None:
@@ -275,8 +290,12 @@ def _run_jobs(client, out: Path, spec: SweepSpec, groups: list[tuple[NetworkJob,
     changes = threading.Event()
     cache = compilation_cache_in_use()
     futures = {}
-    for group in groups:  # submitted one by one, largest first: the first go first
-        key, priority = _task_key(out, spec, group), group[0].size
+    first = pilots(groups)
+    # submitted one by one, the pilots first, then the others, largest first within each: an idle
+    # worker takes a task as soon as it arrives, so the order matters as much as the priority
+    for index in sorted(range(len(groups)), key=lambda i: i not in first):
+        group = groups[index]
+        key, priority = _task_key(out, spec, group), group[0].size + (PILOT_PRIORITY if index in first else 0)
         if len(group) == 1:
             future = client.submit(train_network, group[0], str(networks / group[0].name), compilation_cache=cache,
                                    key=key, priority=priority, retries=0)
