@@ -3,10 +3,11 @@ need once their programs are compiled.
 
 For every size of the default sweep (`configs/sweep.toml`: 5, 10, 20, 50, 100, 200 units, 30
 Hessian-free iterations), one process trains and analyses a network exactly as a sweep worker does
-(`train_run`, then `analyze_run` with the sweep's fixed-point preset) with seed 0, which compiles
-its programs into a fresh persistent compilation cache, then again with seed 1, which loads them
-from that cache as a sweep worker does; the second's CPU time (all threads of the process) is a
-network's cost. XLA runs single-threaded, as in a sweep worker.
+(the worker's settings, `runtime.prepare_worker`; `train_run`, then `analyze_run` with the sweep's
+fixed-point preset; then `runtime.release_memory`, which drops the process's compiled programs)
+with seed 0, which compiles its programs into a fresh persistent compilation cache, then again
+with seed 1, which loads them from that cache as a sweep worker does; the second's CPU time (all
+threads of the process) is a network's cost. XLA runs single-threaded, as in a sweep worker.
 
 No schedule can finish the sweep's networks on C cores in less than
 
@@ -52,12 +53,14 @@ def _network(config, run_dir: Path) -> dict:
     from rnncondense.runs.analyze import analyze_run
     from rnncondense.runs.sweep_network import SOLUTION_FIXED_POINTS, SOLUTION_K
     from rnncondense.runs.train import train_run
+    from rnncondense.runtime import release_memory
 
     start, cpu = time.perf_counter(), time.process_time()
     train_run(config, run_dir)
     train_s, train_cpu_s = time.perf_counter() - start, time.process_time() - cpu
     analyze_run(run_dir, k=min(SOLUTION_K, config.model.n_units), noise=False, figures=False,
                 fixed_points=SOLUTION_FIXED_POINTS)
+    release_memory()
     return {"train_s": train_s, "train_cpu_s": train_cpu_s, "analysis_s": time.perf_counter() - start - train_s,
             "cpu_s": time.process_time() - cpu}
 
@@ -79,9 +82,9 @@ def _measure(sizes: list[int]) -> list[dict]:
     import jax
 
     from rnncondense.config import config_to_dict, load_config
-    from rnncondense.runtime import enable_compilation_cache, lean_compiler
+    from rnncondense.runtime import enable_compilation_cache, prepare_worker
 
-    lean_compiler()  # as the command line compiles
+    prepare_worker(None)  # as a sweep worker compiles and allocates
     base = config_to_dict(load_config(CONFIG))
     with tempfile.TemporaryDirectory() as tmp:
         enable_compilation_cache(Path(tmp) / "compilation-cache")  # empty: seed 0 compiles, seed 1 loads
