@@ -101,11 +101,12 @@ def steady_heap() -> bool:
     200-unit network). By default glibc maps the large ones fresh (mmap) and returns freed memory
     at the top of each thread's heap, and a Dask worker starts with a trim threshold of 64 kB, so
     the next call faults every page back in, zeroed by the kernel: the default sweep's workers
-    spent a quarter of their CPU time in the kernel (README, "Speed and memory"). Here large blocks come from the
-    heap (M_MMAP_MAX = 0), freed memory stays there (M_TRIM_THRESHOLD) and all threads share
-    one heap (M_ARENA_MAX = 1; XLA's threads would each grow and shrink their own). The peak is
-    unchanged in kind: memory grows to what the largest call needs and is then reused;
-    `release_memory` still hands it back between jobs (malloc_trim ignores the threshold).
+    spent a quarter of their CPU time in the kernel (README, "Ensembles"). Here large blocks come
+    from the heap (M_MMAP_MAX = 0), freed memory stays there (M_TRIM_THRESHOLD) and all threads
+    share one heap (M_ARENA_MAX = 1; XLA's threads would each grow and shrink their own).
+    The price is a higher peak: the heap holds what the largest call needed, and its fragments
+    (a sweep worker: 1.11 GB instead of 0.78 GB); `release_memory` still hands free memory back
+    between jobs (malloc_trim ignores the threshold).
     """
     import ctypes
 

@@ -4,8 +4,8 @@ The client (this process) validates everything, skips finished networks, submits
 cluster (largest networks first, so the long jobs start early and the short ones fill the gaps;
 but first one network of every size, the pilots, so that one worker compiles each size's programs
 and the others load them from this process's persistent compilation cache, if it has one, instead
-of compiling the same programs side by side), reports progress, and finally assembles the table from the networks' result.json files
-and draws the figures. The workers do the science (`sweep_network.train_network`; with
+of compiling the same programs side by side), reports progress, and finally assembles the table
+from the networks' result.json files and draws the figures. The workers do the science (`sweep_network.train_network`; with
 `ensemble_size` > 1, several networks of one size as one ensemble, `ensemble_groups` and
 `sweep_network.train_networks`) and write each network's result into its own directory as soon as
 it is done, so nothing finished is lost if the client, a worker or the whole cluster stops; running
@@ -144,8 +144,9 @@ def pilots(groups: list[tuple[NetworkJob, ...]]) -> set[int]:
     compiles those programs and later workers load them from the compilation cache."""
     first: dict[str, int] = {}
     for index, group in enumerate(groups):
-        job = group[0]
-        first.setdefault(config_digest(job.config.model_copy(update={"train": job.config.train.model_copy(update={"seed": 0})})), index)
+        config = group[0].config
+        unseeded = config.model_copy(update={"train": config.train.model_copy(update={"seed": 0})})
+        first.setdefault(config_digest(unseeded), index)
     return set(first.values())
 
 
