@@ -122,10 +122,13 @@ class Runner:
         self._finish(process, FINISH_TIMEOUT_S)
         return time.perf_counter() - started
 
-    def run_or_kill(self, args: list[str], moment_s: float) -> bool:
-        """Run, and SIGKILL the command `moment_s` after its start; True if it was killed, False if
-        it finished first (exit 0 required). Waits until every process it started is gone."""
+    def run_or_kill(self, args: list[str], moment_s: float, after=None) -> bool:
+        """Run, and SIGKILL the command `moment_s` after its start (or, given `after`, `moment_s`
+        after `after()` first holds); True if it was killed, False if it finished first (exit 0
+        required). Waits until every process it started is gone."""
         process = self.start(args)
+        while after is not None and process.poll() is None and not after():
+            time.sleep(0.01)
         try:
             process.wait(timeout=moment_s)
         except subprocess.TimeoutExpired:
@@ -204,6 +207,10 @@ class Chain:
     def before_chains(self) -> None:
         """Called after the reference run, before the first chain."""
 
+    def has_finished_work(self, out: Path) -> bool:
+        """Whether `out` holds a finished piece of work (a cheap look, while the command runs)."""
+        raise NotImplementedError
+
     def run(self) -> dict:
         started = time.perf_counter()
         reference = self.root / f"{self.name}-reference"
@@ -225,8 +232,13 @@ class Chain:
                 # only by the later moments, and only a fresh run has no files yet
                 fresh = not out.exists()
                 moment = duration * self.rng.random() * (0.25 if fresh else 1.0)
+                # on a loaded machine start-up can take all of the random moments; the last kill
+                # then waits for finished work, so every chain also kills a run that has some
+                after = None
+                if self.kills == KILLS - 1 and not self.phases["with finished work"]:
+                    after, moment = (lambda: self.has_finished_work(out)), moment * 0.05
                 began = time.perf_counter()
-                if not self.runner.run_or_kill(self.command(out), moment):
+                if not self.runner.run_or_kill(self.command(out), moment, after):
                     if fresh:  # an uninterrupted run from scratch: the time scale of the moments
                         duration = time.perf_counter() - began
                     break
@@ -256,6 +268,9 @@ class TrainChain(Chain):
     def before_chains(self):
         """The first runs compile (and write JAX's cache) again, so kills land there too."""
         shutil.rmtree(self.runner.cache, ignore_errors=True)
+
+    def has_finished_work(self, out):
+        return (out / layout.CHECKPOINT_FILE).exists()
 
     def check(self, out, finished_before):
         state = check_run_dir(out, self.config)
@@ -315,6 +330,9 @@ class CondenseChain(Chain):
     def command(self, out):
         return _cli("condense", self.source, "--out", out, *CONDENSE_ARGS, *(["--resume"] if out.exists() else []))
 
+    def has_finished_work(self, out):
+        return any((out / layout.STEPS_DIR).glob(f"step_*/{layout.STEP_RECORD_FILE}"))
+
     def check(self, out, finished_before):
         if not out.exists() or storage.holds_nothing(out):
             assert not finished_before
@@ -354,6 +372,9 @@ class SweepChain(Chain):
 
     def command(self, out):
         return _cli("sweep", self.config_path, "--out", out, *SWEEP_ARGS)
+
+    def has_finished_work(self, out):
+        return any((out / layout.NETWORKS_DIR).glob("*/result.json"))
 
     def check(self, out, finished_before):
         if not out.exists() or storage.holds_nothing(out):
