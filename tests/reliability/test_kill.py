@@ -331,7 +331,7 @@ class CondenseChain(Chain):
         return _cli("condense", self.source, "--out", out, *CONDENSE_ARGS, *(["--resume"] if out.exists() else []))
 
     def has_finished_work(self, out):
-        return any((out / layout.STEPS_DIR).glob(f"step_*/{layout.STEP_RECORD_FILE}"))
+        return bool(completed_steps(out))
 
     def check(self, out, finished_before):
         if not out.exists() or storage.holds_nothing(out):
@@ -374,7 +374,7 @@ class SweepChain(Chain):
         return _cli("sweep", self.config_path, "--out", out, *SWEEP_ARGS)
 
     def has_finished_work(self, out):
-        return any((out / layout.NETWORKS_DIR).glob("*/result.json"))
+        return any((out / layout.NETWORKS_DIR).glob(f"*/{layout.NETWORK_RESULT_FILE}"))
 
     def check(self, out, finished_before):
         if not out.exists() or storage.holds_nothing(out):
