@@ -89,8 +89,10 @@ def prepare_worker(cache: str | None) -> None:
 
 
 # glibc's mallopt parameters (malloc.h)
-_M_TRIM_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -4, -8
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -3, -4, -8
 _TRIM_ABOVE = 128 * 2**20  # bytes of free memory at the heap's top that glibc keeps for the next call
+_MAP_ABOVE = 16 * 2**20  # bytes from which a block is mapped on its own (and handed back when freed)
+_MMAP_MAX = 65536  # glibc's default: as many mapped blocks as it likes
 
 
 def steady_heap() -> bool:
@@ -101,13 +103,13 @@ def steady_heap() -> bool:
     200-unit network). By default glibc maps the large ones fresh (mmap) and returns freed memory
     at the top of each thread's heap, and a Dask worker starts with a trim threshold of 64 kB, so
     the next call faults every page back in, zeroed by the kernel: the default sweep's workers
-    spent a quarter of their CPU time in the kernel (README, "Ensembles"). Here large blocks come
-    from the heap (M_MMAP_MAX = 0), up to 128 MB of freed memory at its top stays there
+    spent a quarter of their CPU time in the kernel (README, "Ensembles"). Here blocks below 16 MB
+    come from the heap (M_MMAP_THRESHOLD), up to 128 MB of freed memory at its top stays there
     (M_TRIM_THRESHOLD) and all threads share one heap (M_ARENA_MAX = 1; XLA's threads would each
-    grow and shrink their own). The price is a higher peak, the heap's fragments: in a sweep of
-    100- and 200-unit networks a worker peaked at 0.90 GB instead of 0.77 GB (1.06 GB when the heap
-    was never trimmed, at the same speed); `release_memory` still hands free memory back between
-    jobs (malloc_trim ignores the threshold).
+    grow and shrink their own). Blocks of 16 MB and more are still mapped on their own: taken from
+    the heap as well (M_MMAP_MAX = 0), they left fragments that raised a 200-unit network's peak by
+    100-230 MB, at no gain in speed. `release_memory` still hands free memory back between jobs
+    (malloc_trim ignores the threshold).
     """
     import ctypes
 
@@ -116,7 +118,8 @@ def steady_heap() -> bool:
     except (OSError, AttributeError):  # not glibc
         return False
     return all(mallopt(name, value) == 1 for name, value in
-               ((_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, _TRIM_ABOVE)))
+               ((_M_ARENA_MAX, 1), (_M_MMAP_MAX, _MMAP_MAX), (_M_MMAP_THRESHOLD, _MAP_ABOVE),
+                (_M_TRIM_THRESHOLD, _TRIM_ABOVE)))
 
 
 def release_memory() -> None:
