@@ -23,6 +23,9 @@ worker per core, once for each of ENSEMBLE_SIZES (1: every network alone; 5: eac
 one ensemble), each into a fresh directory with a fresh, empty compilation cache (a first run on a
 machine): its wall time, the ratio of that to the floor, and the workers' peak memory (VmHWM, from
 each network's result.json).
+
+`python benchmarks/bench_default_sweep.py --sweep-seeds 20` runs one such sweep alone (every
+network alone, 20 seeds per size, about 28 minutes on 2 cores) and prints its row.
 """
 
 from __future__ import annotations
@@ -93,8 +96,9 @@ def _measure(sizes: list[int]) -> list[dict]:
     return rows
 
 
-def _sweep(sizes: list[int], ensemble_size: int) -> dict:
-    """The default sweep on a fresh local cluster, with a fresh compilation cache."""
+def _sweep(sizes: list[int], ensemble_size: int, seeds: int = SWEEP_SEEDS) -> dict:
+    """The default sweep (or the same sizes with more seeds) on a fresh local cluster, with a fresh
+    compilation cache."""
     from rnncondense.config import load_config
     from rnncondense.runs.sweep import run_sweep
     from rnncondense.runtime import compilation_cache_in_use, enable_compilation_cache
@@ -106,14 +110,14 @@ def _sweep(sizes: list[int], ensemble_size: int) -> dict:
         enable_compilation_cache(Path(tmp) / "compilation-cache")
         try:
             start = time.perf_counter()
-            result = run_sweep(load_config(CONFIG), sizes=sizes, seeds=SWEEP_SEEDS, out=Path(tmp) / "sweep",
+            result = run_sweep(load_config(CONFIG), sizes=sizes, seeds=seeds, out=Path(tmp) / "sweep",
                                ensemble_size=ensemble_size)
             wall_s = time.perf_counter() - start
         finally:
             jax.config.update("jax_compilation_cache_dir", saved)
     if result.failed:
         raise RuntimeError(f"networks failed in the benchmark sweep: {result.failed}")
-    return {"ensemble_size": ensemble_size, "networks": len(result.rows), "wall_s": wall_s,
+    return {"ensemble_size": ensemble_size, "seeds": seeds, "networks": len(result.rows), "wall_s": wall_s,
             "worker_cpu_s": sum(row["cpu_time_s"] for row in result.rows),
             "peak_worker_rss_mb": max(row["peak_rss_mb"] for row in result.rows),
             "success_fraction": sum(row["success"] == 1.0 for row in result.rows) / len(result.rows)}
@@ -170,5 +174,7 @@ def checks(result: dict) -> list[dict]:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--measure":
         print(json.dumps(_measure([int(n) for n in sys.argv[2].split(",")])))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--sweep-seeds":  # one sweep alone (20 seeds: about 28 min)
+        print(json.dumps(_sweep(SIZES, 1, seeds=int(sys.argv[2])), indent=2))
     else:
         print(json.dumps(run(), indent=2))
