@@ -108,7 +108,7 @@ def steady_heap() -> bool:
     (M_TRIM_THRESHOLD) and all threads share one heap (M_ARENA_MAX = 1; XLA's threads would each
     grow and shrink their own). Blocks of 16 MB and more are still mapped on their own: taken from
     the heap as well (M_MMAP_MAX = 0), they left fragments that raised a 200-unit network's peak by
-    100-230 MB, at no gain in speed. `release_memory` still hands free memory back between jobs
+    97-225 MB, at no gain in speed. `release_memory` still hands free memory back between jobs
     (malloc_trim ignores the threshold).
     """
     import ctypes
