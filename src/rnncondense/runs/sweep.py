@@ -7,9 +7,9 @@ and the others load them from this process's persistent compilation cache, if it
 of compiling the same programs side by side), reports progress, and finally assembles the table
 from the networks' result.json files and draws the figures. The workers do the science
 (`sweep_network.train_network`; with `ensemble_size` > 1, several networks of one size as one
-ensemble, `ensemble_groups` and `sweep_network.train_networks`) and write each network's result into its own directory as soon as
-it is done, so nothing finished is lost if the client, a worker or the whole cluster stops; running
-the same sweep again continues it.
+ensemble, `ensemble_groups` and `sweep_network.train_networks`) and write each network's result
+into its own directory as soon as it is done, so nothing finished is lost if the client, a worker
+or the whole cluster stops; running the same sweep again continues it.
 """
 
 from __future__ import annotations
