@@ -54,7 +54,7 @@ import jax, jax.numpy as jnp
 from rnncondense import runtime
 applied = runtime.steady_heap() if sys.argv[1] == "steady" else None
 double = jax.jit(lambda x: x * 2.0)
-x = jnp.ones((2**21,), jnp.float32)  # 8 MB: a new buffer of that size per call
+x = jnp.ones((runtime._MAP_ABOVE // 8,), jnp.float32)  # half the mapping threshold (8 MB): a new buffer per call
 for _ in range(60):  # until the heap holds as many such buffers as are ever alive at once
     jax.block_until_ready(double(x))
 start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -78,10 +78,10 @@ def test_a_steady_heap_reuses_freed_buffers_instead_of_faulting_them_in_again():
 
     _, plain = faults("plain")
     applied, steady = faults("steady")
-    pages = 20 * 2**23 // 4096  # the kernel's count if every call's 8 MB were new pages
+    pages = 20 * (runtime._MAP_ABOVE // 2) // 4096  # the kernel's count if every call's buffer were new pages
     assert applied == "True"  # glibc
     assert plain > pages / 2  # without it, freed buffers go back to the kernel and fault in again
-    # below the 16 MB from which blocks are mapped on their own; a loaded machine holds a few
+    # below the size from which blocks are mapped on their own; a loaded machine holds a few
     # buffers more alive at once: 8 MB each stays under the 128 MB of free memory the heap keeps
     assert steady < pages / 8, (plain, steady)
     runtime.release_memory()  # still hands memory back between jobs (malloc_trim), settings or not
