@@ -109,7 +109,8 @@ def huge_configs(draw):
         "task": {"dt_ms": dt, "intervals_ms": [interval], "set_duration_ms": max(20.0, dt), "val_trials_per_interval": 1},
         "model": {"n_units": draw(st.integers(2000, 20000)), "tau_ms": 100.0},
         "train": {"trainer": trainer, **({"adam": {"batch_size": batch}} if trainer == "adam" else
-                                          {"hf": {"gradient_batch_size": batch, "curvature_batch_size": 1}})},
+                                          {"hf": {"gradient_batch_size": batch, "curvature_batch_size": 1,
+                                                 "gradient_chunk_size": batch}})},
     }
     steps = (100.0 + 200.0 + interval + 200.0) / dt
     return data, batch * steps * data["model"]["n_units"] * 4

@@ -151,17 +151,28 @@ def test_update_lowers_damping_when_the_model_is_exact():
         assert info["step_rate"] == 1.0
 
 
-def test_hf_lowers_the_loss_at_every_accepted_step():
+@pytest.mark.parametrize("chunk", [None, 4])
+def test_hf_lowers_the_loss_at_every_accepted_step(chunk):
     task = CueSetGo(CueSetGoConfig(intervals_ms=[500.0, 800.0], tail_ms=100.0))
     trainer = hf_trainer(task_objective(task, alpha=0.1, sigma_rec=0.05), gradient_batch_size=16, curvature_batch_size=8,
-                         cg_max_iters=30)
+                         gradient_chunk_size=chunk, cg_max_iters=30)
     params = rnn.init_params(jax.random.PRNGKey(0), 12)
     state = trainer.init(params)
 
-    def loss_on(p, key):  # the objective of the step: same trials and noise as the trainer draws
+    def loss_on(p, key):
+        """The objective of the step, written out: the same trials and noise as the trainer draws
+        (in chunks: each chunk's own noise key, weighted by its share of the mask)."""
         k_trials, k_noise = jax.random.split(key)
         batch = jax.jit(task.sample, static_argnums=1)(k_trials, 16)
-        return float(masked_mse(rnn.simulate(p, batch.inputs, k_noise, alpha=0.1, sigma_rec=0.05).outputs, batch.targets, batch.mask))
+        if chunk is None:
+            return float(masked_mse(rnn.simulate(p, batch.inputs, k_noise, alpha=0.1, sigma_rec=0.05).outputs,
+                                    batch.targets, batch.mask))
+        total = 0.0
+        for c, k in enumerate(jax.random.split(k_noise, 16 // chunk)):
+            part = jax.tree.map(lambda a: a[c * chunk:(c + 1) * chunk], batch)
+            outputs = rnn.simulate(p, part.inputs, k, alpha=0.1, sigma_rec=0.05).outputs
+            total += float(masked_mse(outputs, part.targets, part.mask) * part.mask.sum() / batch.mask.sum())
+        return total
 
     accepted = 0
     for i in range(8):
@@ -174,6 +185,92 @@ def test_hf_lowers_the_loss_at_every_accepted_step():
             assert loss_on(params_new, key) < before
         params = params_new
     assert accepted >= 6
+
+
+def test_a_gradient_batch_in_chunks_gives_the_whole_batch_step():
+    """Noise-free, a step whose gradient batch comes in chunks weighted by their shares of the mask
+    is the whole batch's step to rounding, with one chunk's mask empty (0 / 0 in its mean)."""
+    with jax.enable_x64(True):
+        task = CueSetGo(CueSetGoConfig(intervals_ms=[500.0, 700.0, 900.0], tail_ms=100.0))
+        batch = jax.tree.map(lambda a: a.astype(jnp.float64) if a.dtype == jnp.float32 else a,
+                             task.sample(jax.random.PRNGKey(0), 8))
+        batch = batch._replace(mask=batch.mask.at[2:4].set(0.0))  # chunk 1 of 4 has no weight
+        params = rnn.init_params(jax.random.PRNGKey(1), 6, g=1.2, dtype=jnp.float64)
+        params = params._replace(W_out=0.3 * jax.random.normal(jax.random.PRNGKey(2), (1, 6), jnp.float64))
+        optimizer = hessian_free(initial_damping=0.5, cg_max_iters=40)
+        state = optimizer.init(params)
+        common = dict(model_fn=_model, loss_fn=_loss, curvature_batch=jax.tree.map(lambda a: a[4:], batch),
+                      key=jax.random.PRNGKey(3))
+
+        whole = optimizer.update(params, state, grad_batch=batch, **common)
+        chunks = jax.tree.map(lambda a: a.reshape(4, 2, *a.shape[1:]), batch)
+        weights = chunks.mask.sum(axis=(1, 2)) / batch.mask.sum()
+        chunked = optimizer.update(params, state, grad_batch=chunks, grad_weights=weights, **common)
+
+        assert np.isfinite(float(chunked[2]["loss"])) and float(whole[2]["step_rate"]) > 0
+        for name in ("loss", "rho", "step_norm", "step_rate"):
+            assert float(chunked[2][name]) == pytest.approx(float(whole[2][name]), rel=1e-9), name
+        assert int(chunked[2]["cg_iters"]) == int(whole[2]["cg_iters"])
+        np.testing.assert_allclose(ravel_pytree(chunked[0])[0], ravel_pytree(whole[0])[0], rtol=1e-9, atol=1e-12)
+
+
+def _objectives(task, params):
+    """Every Objective of the package, noise-free."""
+    from rnncondense.condense.preserve import alignment_reference, preserving_objective
+    from rnncondense.runs.ensemble import _objective as ensemble_objective
+
+    reference = alignment_reference(params, task, alpha=0.1, k=3)
+    return {
+        "task": task_objective(task, alpha=0.1, sigma_rec=0.0),
+        "ensemble": ensemble_objective(task, 0.1, jnp.asarray(0.0)),
+        "preserve": preserving_objective(task, reference, alpha=0.1, sigma_rec=0.0, weight=0.5),
+    }
+
+
+@pytest.mark.parametrize("name", ["task", "ensemble", "preserve"])
+def test_an_objectives_loss_is_the_weighted_mean_of_its_parts(name):
+    """The contract chunking rests on: loss(batch) = sum_c weight(part c) / weight(batch) loss(part c)."""
+    task = CueSetGo(CueSetGoConfig(intervals_ms=[500.0, 700.0, 900.0], tail_ms=100.0))
+    params = rnn.init_params(jax.random.PRNGKey(1), 7, g=1.3)
+    params = params._replace(W_out=0.3 * jax.random.normal(jax.random.PRNGKey(2), (1, 7)))
+    objective = _objectives(task, params)[name]
+    batch = objective.sample(params, jax.random.PRNGKey(0), 12)
+    key = jax.random.PRNGKey(4)
+
+    def loss(b):
+        return float(objective.loss(objective.model(params, b, key)[0], b))
+
+    parts = [objective.minibatch(batch, start, 4) for start in (0, 4, 8)]
+    weights = [float(objective.weight(p)) for p in parts]
+    assert len(set(weights)) > 1  # the parts weigh differently (intervals of different length)
+    mean = sum(w * loss(p) for w, p in zip(weights, parts)) / float(objective.weight(batch))
+    assert mean == pytest.approx(loss(batch), rel=1e-5)
+
+
+def test_trainer_in_chunks_matches_the_whole_batch_noise_free():
+    task = CueSetGo(CueSetGoConfig(intervals_ms=[500.0, 800.0], tail_ms=100.0))
+    objective = task_objective(task, alpha=0.1, sigma_rec=0.0)
+    params = rnn.init_params(jax.random.PRNGKey(0), 12)
+    results = []
+    for chunk in (None, 4):
+        trainer = hf_trainer(objective, gradient_batch_size=16, curvature_batch_size=8, gradient_chunk_size=chunk,
+                             cg_max_iters=30)
+        results.append(trainer.step(params, trainer.init(params), jax.random.PRNGKey(5)))
+    (whole, _, info_whole), (chunked, _, info_chunked) = results
+    assert float(info_chunked["loss"]) == pytest.approx(float(info_whole["loss"]), rel=1e-5)
+    np.testing.assert_allclose(ravel_pytree(chunked)[0], ravel_pytree(whole)[0], rtol=1e-3, atol=1e-5)
+    with pytest.raises(ConfigError, match=r"train.hf.gradient_chunk_size = 5 is not allowed: must divide"):
+        hf_trainer(objective, gradient_batch_size=16, curvature_batch_size=8, gradient_chunk_size=5)
+
+
+@pytest.mark.parametrize("units, chunk", [(5, 128), (64, 128), (65, 64), (100, 64), (200, 32), (1000, 8), (20000, 1)])
+def test_automatic_gradient_chunks(units, chunk):
+    """"auto": the largest divisor of the gradient batch with at most 8192 trials x units."""
+    from rnncondense.config import gradient_chunk_size
+
+    hf = config_from_dict({}).train.hf
+    assert gradient_chunk_size(hf, units) == chunk
+    assert gradient_chunk_size(config_from_dict({"train": {"hf": {"gradient_chunk_size": 16}}}).train.hf, units) == 16
 
 
 @pytest.mark.parametrize(
@@ -197,6 +294,9 @@ def test_bad_hyperparameters(kwargs, message):
         ({"structural_damping": -0.5}, "train.hf.structural_damping = -0.5 is not allowed"),
         ({"cg_max_iters": 0}, "train.hf.cg_max_iters = 0 is not allowed: Input should be greater than or equal to 1"),
         ({"curvature_batch_size": 512}, "train.hf.curvature_batch_size (=512) must not exceed train.hf.gradient_batch_size (=128)"),
+        ({"gradient_chunk_size": 48}, "train.hf.gradient_chunk_size (=48) must divide train.hf.gradient_batch_size (=128)"),
+        ({"gradient_chunk_size": 0}, 'train.hf.gradient_chunk_size = 0 is not allowed: must be "auto" or a whole number'),
+        ({"gradient_chunk_size": "half"}, "train.hf.gradient_chunk_size = 'half' is not allowed"),
     ],
 )
 def test_bad_hf_config(hf, message):

@@ -123,4 +123,7 @@ def preserving_objective(
     def minibatch(batch: PreservingBatch, start: int, size: int) -> PreservingBatch:
         return batch._replace(task=trial_slice(batch.task, start, size))
 
-    return Objective(sample, model, loss, minibatch)
+    def trial_weight(batch: PreservingBatch) -> jax.Array:
+        return jnp.sum(batch.task.mask)  # the alignment term is the same in every part of the batch
+
+    return Objective(sample, model, loss, minibatch, trial_weight)

@@ -17,8 +17,11 @@ iterates i = ceil(5 * 1.3^j), among which the final step is chosen by backtracki
 objective. lambda follows the reduction ratio rho = (f(theta + d) - f(theta)) / (g^T d + 1/2 d^T G d)
 (the model's prediction without damping); an Armijo line search finally scales the step.
 
-The gradient uses a large batch, curvature products a smaller minibatch. Constants default to
-those of Martens' reference code.
+The gradient uses a large batch, curvature products a smaller minibatch. The gradient batch may
+come in chunks of trials, evaluated one after another, so that only one chunk's trajectories are
+held at a time: its objective is then sum_c w_c L_c, the chunks' losses weighted by their shares
+of the batch (for a loss that is a mean over masked time steps, w_c is the chunk's share of the
+mask and the sum is the batch's loss). Constants default to those of Martens' reference code.
 
 References:
     J. Martens. Deep learning via Hessian-free optimization. ICML 2010.
@@ -196,6 +199,29 @@ def levenberg_marquardt(
     return jnp.clip(damping, min_damping, max_damping)
 
 
+def _chunked(fn: Callable, chunks: Any, weights: Array, key: Array, flat: Array):
+    """sum_c weights[c] * fn(flat, chunk c, keys[c]) over the chunks stacked on the leading axis of
+    every leaf of `chunks`, one chunk at a time (`lax.scan`), with keys = split(key, C).
+
+    `fn` returns a scalar or a (scalar, gradient) pair. A chunk of weight 0 is skipped, so that a
+    chunk whose loss mask is empty (0 / 0 in a masked mean) adds 0 rather than NaN.
+    """
+    keys = jax.random.split(key, weights.shape[0])
+    zero = jax.tree.map(jnp.zeros_like, jax.eval_shape(lambda: fn(flat, jax.tree.map(lambda a: a[0], chunks), keys[0])))
+
+    def _add(total, part):
+        batch, weight, k = part
+        value = lax.cond(
+            weight > 0,
+            lambda: jax.tree.map(lambda v: weight * v, fn(flat, batch, k)),
+            lambda: zero,
+        )
+        return jax.tree.map(jnp.add, total, value), None
+
+    total, _ = lax.scan(_add, zero, (chunks, weights, keys))
+    return total
+
+
 class HFState(NamedTuple):
     damping: Array  # lambda
     cg_init: Array  # (P,) where the next CG starts: decay * previous solution
@@ -276,15 +302,22 @@ def hessian_free(
     )
     compiled: dict[tuple, Callable] = {}
 
-    def _step(params, state: HFState, grad_batch, curvature_batch, key, *, model_fn: ModelFn, loss_fn: LossFn):
+    def _step(params, state: HFState, grad_batch, curvature_batch, key, grad_weights, *, model_fn: ModelFn, loss_fn: LossFn):
         """One iteration, every decision in JAX control flow (so `jit` and `vmap` take it whole)."""
         flat, unravel = ravel_pytree(params)
 
-        def objective(f, batch):
-            return loss_fn(model_fn(unravel(f), batch, key)[0], batch)
+        def objective(f, batch, k=key):
+            return loss_fn(model_fn(unravel(f), batch, k)[0], batch)
+
+        if grad_weights is None:
+            gradient_objective = partial(jax.value_and_grad(objective), batch=grad_batch)
+            gradient_loss = partial(objective, batch=grad_batch)
+        else:
+            gradient_objective = partial(_chunked, jax.value_and_grad(objective), grad_batch, grad_weights, key)
+            gradient_loss = partial(_chunked, objective, grad_batch, grad_weights, key)
 
         # the damped Gauss-Newton system, solved by CG from the previous solution's decay
-        loss, g = jax.value_and_grad(objective)(flat, grad_batch)
+        loss, g = gradient_objective(flat)
         matvec, quadratic, _ = gauss_newton_operator(
             model_fn, loss_fn, params, curvature_batch, key,
             structural_weight=state.damping * structural_damping, damping=state.damping,
@@ -323,7 +356,7 @@ def hessian_free(
 
         def _search_body(carry):
             tries, rate, _ = carry
-            accepted = objective(flat + rate * step, grad_batch) <= loss + armijo_c * rate * slope
+            accepted = gradient_loss(flat + rate * step) <= loss + armijo_c * rate * slope
             return tries + 1, jnp.where(accepted, rate, rate * line_search_shrink), accepted
 
         _, rate, accepted = lax.while_loop(
@@ -363,14 +396,21 @@ def hessian_free(
             count=jnp.asarray(0, jnp.int32),
         )
 
-    def update(params, state: HFState, *, model_fn: ModelFn, loss_fn: LossFn, grad_batch, curvature_batch, key):
+    def update(
+        params, state: HFState, *, model_fn: ModelFn, loss_fn: LossFn, grad_batch, curvature_batch, key,
+        grad_weights: Array | None = None,
+    ):
         """One HF iteration; a pure function of arrays for a given (model_fn, loss_fn), jitted once per pair.
+
+        With `grad_weights` (C,), `grad_batch` is C chunks stacked on a leading axis of every leaf,
+        and the gradient-batch objective is sum_c grad_weights[c] * L(chunk c), the chunks taking
+        the noise keys split(key, C) (see `_chunked`).
 
         It may itself be called under `jax.jit` or `jax.vmap` (bind model_fn and loss_fn first,
         e.g. with functools.partial): nothing in it leaves the device.
         """
         if (model_fn, loss_fn) not in compiled:
             compiled[(model_fn, loss_fn)] = jax.jit(partial(_step, model_fn=model_fn, loss_fn=loss_fn))
-        return compiled[(model_fn, loss_fn)](params, state, grad_batch, curvature_batch, key)
+        return compiled[(model_fn, loss_fn)](params, state, grad_batch, curvature_batch, key, grad_weights)
 
     return HessianFree(init, update)

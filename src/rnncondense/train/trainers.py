@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Any, Callable, NamedTuple
 
 import jax
+import jax.numpy as jnp
 import optax
 
-from rnncondense.config import RunConfig
+from rnncondense.config import RunConfig, gradient_chunk_size
+from rnncondense.errors import ConfigError
 from rnncondense.rnn import CURRENT_TANH, Dynamics, Params, simulate
 from rnncondense.tasks.cue_set_go import CueSetGo, TrialBatch
 from rnncondense.train.hessian_free import hessian_free
@@ -26,6 +28,9 @@ class Objective(NamedTuple):
     model: Callable[[Params, Any, jax.Array], tuple[Any, jax.Array]]  # -> (outputs, hidden rates (B, T, N))
     loss: Callable[[Any, Any], jax.Array]  # (outputs, batch) -> scalar, convex in outputs
     minibatch: Callable[[Any, int, int], Any]  # (batch, start, size) -> curvature minibatch
+    # the batch's weight in the mean the loss takes over trials (the sum of its loss mask): the loss
+    # of a batch is the weight-averaged loss of its parts (`minibatch`es) under equal noise
+    weight: Callable[[Any], jax.Array]
 
 
 def trial_slice(batch: TrialBatch, start: int, size: int) -> TrialBatch:
@@ -47,7 +52,12 @@ def task_objective(task: CueSetGo, *, alpha: float, sigma_rec: float, dynamics: 
     def loss(outputs: jax.Array, batch: TrialBatch) -> jax.Array:
         return masked_mse(outputs, batch.targets, batch.mask)
 
-    return Objective(sample, model, loss, trial_slice)
+    return Objective(sample, model, loss, trial_slice, mask_weight)
+
+
+def mask_weight(batch: TrialBatch) -> jax.Array:
+    """The sum of the batch's loss mask: its weight in `masked_mse`."""
+    return jnp.sum(batch.mask)
 
 
 def adam_trainer(objective: Objective, *, batch_size: int, learning_rate: float, clip_norm: float) -> Trainer:
@@ -68,30 +78,51 @@ def adam_trainer(objective: Objective, *, batch_size: int, learning_rate: float,
     return Trainer(name="adam", init=optimizer.init, step=step, columns=("loss", "grad_norm"))
 
 
-def hf_trainer(objective: Objective, *, gradient_batch_size: int, curvature_batch_size: int, **hyper) -> Trainer:
+def hf_trainer(
+    objective: Objective, *, gradient_batch_size: int, curvature_batch_size: int, gradient_chunk_size: int | None = None,
+    **hyper,
+) -> Trainer:
     """One Hessian-free iteration per step: gradient on `gradient_batch_size` fresh trials,
     curvature products on a minibatch of `curvature_batch_size` of them, cycled through the batch.
+
+    With `gradient_chunk_size` below `gradient_batch_size` (a divisor of it), the gradient batch is
+    simulated in chunks of that many trials, one after another: the same objective and gradient
+    (each chunk weighted by its share of the loss mask), with the working memory of one chunk;
+    each chunk draws its own recurrent noise (`hessian_free`, `_chunked`).
 
     The recurrent noise of an iteration is fixed (one key), so the objective is deterministic
     within the iteration. The step is one compiled program (sampling, the minibatch and the whole
     HF update), which `jax.vmap` can map over an ensemble of networks.
     """
     optimizer = hessian_free(**hyper)
-    n_chunks = max(gradient_batch_size // curvature_batch_size, 1)
+    n_minibatches = max(gradient_batch_size // curvature_batch_size, 1)
+    chunk = gradient_chunk_size or gradient_batch_size
+    if gradient_batch_size % chunk:
+        raise ConfigError(
+            f"train.hf.gradient_chunk_size = {chunk} is not allowed: must divide train.hf.gradient_batch_size "
+            f"(= {gradient_batch_size})"
+        )
+    n_chunks = gradient_batch_size // chunk
 
     @jax.jit
     def step(params: Params, state, key: jax.Array):
         k_trials, k_noise = jax.random.split(key)
         batch = objective.sample(params, k_trials, gradient_batch_size)
-        start = (state.count % n_chunks) * curvature_batch_size
+        start = (state.count % n_minibatches) * curvature_batch_size
+        grad_batch, grad_weights = batch, None
+        if n_chunks > 1:
+            chunks = [objective.minibatch(batch, c * chunk, chunk) for c in range(n_chunks)]
+            grad_batch = jax.tree.map(lambda *leaves: jnp.stack(leaves), *chunks)
+            grad_weights = jnp.stack([objective.weight(c) for c in chunks]) / objective.weight(batch)
         return optimizer.update(
             params,
             state,
             model_fn=objective.model,
             loss_fn=objective.loss,
-            grad_batch=batch,
+            grad_batch=grad_batch,
             curvature_batch=objective.minibatch(batch, start, curvature_batch_size),
             key=k_noise,
+            grad_weights=grad_weights,
         )
 
     boost = hyper.get("nonfinite_damping_boost", 10.0)
@@ -110,4 +141,4 @@ def make_trainer(config: RunConfig, task: CueSetGo, objective: Objective | None 
     t = config.train
     if t.trainer == "adam":
         return adam_trainer(objective, **t.adam.model_dump())
-    return hf_trainer(objective, **t.hf.model_dump())
+    return hf_trainer(objective, **{**t.hf.model_dump(), "gradient_chunk_size": gradient_chunk_size(t.hf, config.model.n_units)})
