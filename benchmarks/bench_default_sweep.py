@@ -176,5 +176,7 @@ if __name__ == "__main__":
         print(json.dumps(_measure([int(n) for n in sys.argv[2].split(",")])))
     elif len(sys.argv) == 3 and sys.argv[1] == "--sweep-seeds":  # one sweep alone (20 seeds: about 28 min)
         print(json.dumps(_sweep(SIZES, 1, seeds=int(sys.argv[2])), indent=2))
-    else:
+    elif len(sys.argv) == 1:
         print(json.dumps(run(), indent=2))
+    else:
+        sys.exit(f"usage: {sys.argv[0]} [--sweep-seeds SEEDS]  (no argument: the whole benchmark, about 20 min)")

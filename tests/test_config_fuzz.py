@@ -110,7 +110,7 @@ def huge_configs(draw):
         "model": {"n_units": draw(st.integers(2000, 20000)), "tau_ms": 100.0},
         "train": {"trainer": trainer, **({"adam": {"batch_size": batch}} if trainer == "adam" else
                                           {"hf": {"gradient_batch_size": batch, "curvature_batch_size": 1,
-                                                 "gradient_chunk_size": batch}})},
+                                                 "gradient_by_minibatch": False}})},
     }
     steps = (100.0 + 200.0 + interval + 200.0) / dt
     return data, batch * steps * data["model"]["n_units"] * 4

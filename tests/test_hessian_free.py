@@ -151,25 +151,22 @@ def test_update_lowers_damping_when_the_model_is_exact():
         assert info["step_rate"] == 1.0
 
 
-@pytest.mark.parametrize("chunk", [None, 4])
-def test_hf_lowers_the_loss_at_every_accepted_step(chunk):
+@pytest.mark.parametrize("by_minibatch", [False, True])
+def test_hf_lowers_the_loss_at_every_accepted_step(by_minibatch):
     task = CueSetGo(CueSetGoConfig(intervals_ms=[500.0, 800.0], tail_ms=100.0))
     trainer = hf_trainer(task_objective(task, alpha=0.1, sigma_rec=0.05), gradient_batch_size=16, curvature_batch_size=8,
-                         gradient_chunk_size=chunk, cg_max_iters=30)
+                         gradient_by_minibatch=by_minibatch, cg_max_iters=30)
     params = rnn.init_params(jax.random.PRNGKey(0), 12)
     state = trainer.init(params)
 
     def loss_on(p, key):
-        """The objective of the step, written out: the same trials and noise as the trainer draws
-        (in chunks: each chunk's own noise key, weighted by its share of the mask)."""
+        """The objective of the step, written out: the same trials as the trainer draws, each
+        minibatch of 8 with its own noise key, weighted by its share of the mask."""
         k_trials, k_noise = jax.random.split(key)
         batch = jax.jit(task.sample, static_argnums=1)(k_trials, 16)
-        if chunk is None:
-            return float(masked_mse(rnn.simulate(p, batch.inputs, k_noise, alpha=0.1, sigma_rec=0.05).outputs,
-                                    batch.targets, batch.mask))
         total = 0.0
-        for c, k in enumerate(jax.random.split(k_noise, 16 // chunk)):
-            part = jax.tree.map(lambda a: a[c * chunk:(c + 1) * chunk], batch)
+        for c, k in enumerate(jax.random.split(k_noise, 2)):
+            part = jax.tree.map(lambda a: a[8 * c:8 * (c + 1)], batch)
             outputs = rnn.simulate(p, part.inputs, k, alpha=0.1, sigma_rec=0.05).outputs
             total += float(masked_mse(outputs, part.targets, part.mask) * part.mask.sum() / batch.mask.sum())
         return total
@@ -187,14 +184,15 @@ def test_hf_lowers_the_loss_at_every_accepted_step(chunk):
     assert accepted >= 6
 
 
-def test_a_gradient_batch_in_chunks_gives_the_whole_batch_step():
-    """Noise-free, a step whose gradient batch comes in chunks weighted by their shares of the mask
-    is the whole batch's step to rounding, with one chunk's mask empty (0 / 0 in its mean)."""
+def test_a_gradient_batch_in_parts_gives_the_whole_batch_step():
+    """Noise-free, a step whose gradient batch comes in parts weighted by their shares of the mask,
+    simulated one after another or all at once, is the whole batch's step to rounding, with one
+    part's mask empty."""
     with jax.enable_x64(True):
         task = CueSetGo(CueSetGoConfig(intervals_ms=[500.0, 700.0, 900.0], tail_ms=100.0))
         batch = jax.tree.map(lambda a: a.astype(jnp.float64) if a.dtype == jnp.float32 else a,
                              task.sample(jax.random.PRNGKey(0), 8))
-        batch = batch._replace(mask=batch.mask.at[2:4].set(0.0))  # chunk 1 of 4 has no weight
+        batch = batch._replace(mask=batch.mask.at[2:4].set(0.0))  # part 1 of 4 has no weight
         params = rnn.init_params(jax.random.PRNGKey(1), 6, g=1.2, dtype=jnp.float64)
         params = params._replace(W_out=0.3 * jax.random.normal(jax.random.PRNGKey(2), (1, 6), jnp.float64))
         optimizer = hessian_free(initial_damping=0.5, cg_max_iters=40)
@@ -203,15 +201,24 @@ def test_a_gradient_batch_in_chunks_gives_the_whole_batch_step():
                       key=jax.random.PRNGKey(3))
 
         whole = optimizer.update(params, state, grad_batch=batch, **common)
-        chunks = jax.tree.map(lambda a: a.reshape(4, 2, *a.shape[1:]), batch)
-        weights = chunks.mask.sum(axis=(1, 2)) / batch.mask.sum()
-        chunked = optimizer.update(params, state, grad_batch=chunks, grad_weights=weights, **common)
+        parts = jax.tree.map(lambda a: a.reshape(4, 2, *a.shape[1:]), batch)
+        weights = parts.mask.sum(axis=(1, 2)) / batch.mask.sum()
+        keys = jax.random.split(jax.random.PRNGKey(4), 4)
+        assert float(whole[2]["step_rate"]) > 0
+        for sequential in (True, False):
+            in_parts = optimizer.update(params, state, grad_batch=parts, grad_weights=weights, grad_keys=keys,
+                                        sequential=sequential, **common)
+            for name in ("loss", "rho", "step_norm", "step_rate"):
+                assert float(in_parts[2][name]) == pytest.approx(float(whole[2][name]), rel=1e-9), (sequential, name)
+            assert int(in_parts[2]["cg_iters"]) == int(whole[2]["cg_iters"])
+            np.testing.assert_allclose(ravel_pytree(in_parts[0])[0], ravel_pytree(whole[0])[0], rtol=1e-9, atol=1e-12)
 
-        assert np.isfinite(float(chunked[2]["loss"])) and float(whole[2]["step_rate"]) > 0
-        for name in ("loss", "rho", "step_norm", "step_rate"):
-            assert float(chunked[2][name]) == pytest.approx(float(whole[2][name]), rel=1e-9), name
-        assert int(chunked[2]["cg_iters"]) == int(whole[2]["cg_iters"])
-        np.testing.assert_allclose(ravel_pytree(chunked[0])[0], ravel_pytree(whole[0])[0], rtol=1e-9, atol=1e-12)
+
+def test_masked_mse_of_an_empty_mask_is_zero_with_a_finite_gradient():
+    outputs, targets = jnp.ones((2, 3, 1)), jnp.zeros((2, 3, 1))
+    value, grad = jax.value_and_grad(masked_mse)(outputs, targets, jnp.zeros((2, 3)))
+    assert float(value) == 0.0 and bool(jnp.all(grad == 0.0))
+    assert float(masked_mse(outputs, targets, jnp.ones((2, 3)))) == 1.0
 
 
 def _objectives(task, params):
@@ -247,30 +254,37 @@ def test_an_objectives_loss_is_the_weighted_mean_of_its_parts(name):
     assert mean == pytest.approx(loss(batch), rel=1e-5)
 
 
-def test_trainer_in_chunks_matches_the_whole_batch_noise_free():
+def test_minibatches_one_after_another_or_all_at_once_give_the_same_steps():
+    """With recurrent noise: the memory setting `gradient_by_minibatch` does not change the numbers."""
     task = CueSetGo(CueSetGoConfig(intervals_ms=[500.0, 800.0], tail_ms=100.0))
-    objective = task_objective(task, alpha=0.1, sigma_rec=0.0)
-    params = rnn.init_params(jax.random.PRNGKey(0), 12)
-    results = []
-    for chunk in (None, 4):
-        trainer = hf_trainer(objective, gradient_batch_size=16, curvature_batch_size=8, gradient_chunk_size=chunk,
-                             cg_max_iters=30)
-        results.append(trainer.step(params, trainer.init(params), jax.random.PRNGKey(5)))
-    (whole, _, info_whole), (chunked, _, info_chunked) = results
-    assert float(info_chunked["loss"]) == pytest.approx(float(info_whole["loss"]), rel=1e-5)
-    np.testing.assert_allclose(ravel_pytree(chunked)[0], ravel_pytree(whole)[0], rtol=1e-3, atol=1e-5)
-    with pytest.raises(ConfigError, match=r"train.hf.gradient_chunk_size = 5 is not allowed: must divide"):
-        hf_trainer(objective, gradient_batch_size=16, curvature_batch_size=8, gradient_chunk_size=5)
+    objective = task_objective(task, alpha=0.1, sigma_rec=0.05)
+    params0 = rnn.init_params(jax.random.PRNGKey(0), 12)
+    runs = []
+    for by_minibatch in (False, True):
+        trainer = hf_trainer(objective, gradient_batch_size=16, curvature_batch_size=4,
+                             gradient_by_minibatch=by_minibatch, cg_max_iters=30)
+        params, state, losses = params0, trainer.init(params0), []
+        for i in range(3):
+            params, state, info = trainer.step(params, state, jax.random.PRNGKey(5 + i))
+            losses.append(float(info["loss"]))
+        runs.append((params, losses))
+    np.testing.assert_allclose(runs[1][1], runs[0][1], rtol=1e-5)
+    np.testing.assert_allclose(ravel_pytree(runs[1][0])[0], ravel_pytree(runs[0][0])[0], rtol=1e-3, atol=1e-5)
+    with pytest.raises(ConfigError, match=r"train.hf.gradient_by_minibatch = true is not allowed .* must divide it"):
+        hf_trainer(objective, gradient_batch_size=16, curvature_batch_size=5, gradient_by_minibatch=True)
 
 
-@pytest.mark.parametrize("units, chunk", [(5, 128), (64, 128), (65, 64), (100, 64), (200, 32), (1000, 8), (20000, 1)])
-def test_automatic_gradient_chunks(units, chunk):
-    """"auto": the largest divisor of the gradient batch with at most 8192 trials x units."""
-    from rnncondense.config import gradient_chunk_size
+@pytest.mark.parametrize("units, batches, expected", [
+    (5, (128, 32), False), (64, (128, 32), False), (65, (128, 32), True), (200, (128, 32), True),
+    (200, (100, 32), False), (200, (32, 32), False),
+])
+def test_automatic_minibatches(units, batches, expected):
+    """"auto": one minibatch at a time above 8192 trials x units, where the minibatches divide the batch."""
+    from rnncondense.config import gradient_by_minibatch
 
-    hf = config_from_dict({}).train.hf
-    assert gradient_chunk_size(hf, units) == chunk
-    assert gradient_chunk_size(config_from_dict({"train": {"hf": {"gradient_chunk_size": 16}}}).train.hf, units) == 16
+    hf = {"gradient_batch_size": batches[0], "curvature_batch_size": batches[1]}
+    assert gradient_by_minibatch(config_from_dict({"train": {"hf": hf}}).train.hf, units) is expected
+    assert gradient_by_minibatch(config_from_dict({"train": {"hf": {"gradient_by_minibatch": False}}}).train.hf, units) is False
 
 
 @pytest.mark.parametrize(
@@ -294,9 +308,10 @@ def test_bad_hyperparameters(kwargs, message):
         ({"structural_damping": -0.5}, "train.hf.structural_damping = -0.5 is not allowed"),
         ({"cg_max_iters": 0}, "train.hf.cg_max_iters = 0 is not allowed: Input should be greater than or equal to 1"),
         ({"curvature_batch_size": 512}, "train.hf.curvature_batch_size (=512) must not exceed train.hf.gradient_batch_size (=128)"),
-        ({"gradient_chunk_size": 48}, "train.hf.gradient_chunk_size (=48) must divide train.hf.gradient_batch_size (=128)"),
-        ({"gradient_chunk_size": 0}, 'train.hf.gradient_chunk_size = 0 is not allowed: must be "auto" or a whole number'),
-        ({"gradient_chunk_size": "half"}, "train.hf.gradient_chunk_size = 'half' is not allowed"),
+        ({"gradient_by_minibatch": True, "curvature_batch_size": 48},
+         "train.hf.gradient_by_minibatch = true needs train.hf.curvature_batch_size (=48) to divide"),
+        ({"gradient_by_minibatch": "yes"}, 'train.hf.gradient_by_minibatch = \'yes\' is not allowed: must be "auto", true or false'),
+        ({"gradient_by_minibatch": 1}, "train.hf.gradient_by_minibatch = 1 is not allowed"),
     ],
 )
 def test_bad_hf_config(hf, message):

@@ -55,10 +55,10 @@ class AdamConfig(Strict):
     clip_norm: PositiveFloat = 1.0  # global gradient-norm clip
 
 
-def _chunk_size(value: Any) -> Any:
-    if value == "auto" or (type(value) is int and 1 <= value <= 4096):
+def _auto_or_bool(value: Any) -> Any:
+    if value == "auto" or isinstance(value, bool):
         return value
-    raise ValueError('must be "auto" or a whole number of trials from 1 to 4096')
+    raise ValueError('must be "auto", true or false')
 
 
 class HFConfig(Strict):
@@ -67,10 +67,10 @@ class HFConfig(Strict):
     # 128/32 reached success on the default task in half the time of 256/64 (3 seeds, 2 CPU cores)
     gradient_batch_size: Annotated[int, Field(ge=1, le=4096)] = 128
     curvature_batch_size: Annotated[int, Field(ge=1, le=4096)] = 32
-    # trials simulated at once for the gradient, a divisor of gradient_batch_size: the same gradient
-    # with the memory of a chunk (each chunk draws its own noise); "auto": the largest divisor with
-    # at most AUTO_CHUNK_TRIAL_UNITS trials x units (32 trials at 200 units, all 128 up to 64 units)
-    gradient_chunk_size: Annotated[Union[Literal["auto"], int], PlainValidator(_chunk_size)] = "auto"
+    # simulate the gradient batch one curvature minibatch after another rather than all at once: the
+    # same numbers with the memory of a minibatch; "auto": when gradient_batch_size x n_units
+    # exceeds AUTO_MINIBATCH_TRIAL_UNITS (above 64 units with the default batches)
+    gradient_by_minibatch: Annotated[Union[Literal["auto"], bool], PlainValidator(_auto_or_bool)] = "auto"
     initial_damping: PositiveFloat = 1.0  # lambda
     structural_damping: NonNegativeFloat = 1.0 / 30.0  # mu
     damping_boost: Annotated[float, Field(gt=1, allow_inf_nan=False)] = 1.5  # rho < 1/4
@@ -98,11 +98,12 @@ class HFConfig(Strict):
                 f"train.hf.curvature_batch_size (={self.curvature_batch_size}) must not exceed "
                 f"train.hf.gradient_batch_size (={self.gradient_batch_size})"
             )
-        chunk = self.gradient_chunk_size
-        if chunk != "auto" and self.gradient_batch_size % chunk:
+        divides = self.gradient_batch_size % self.curvature_batch_size == 0
+        if self.gradient_by_minibatch is True and not (divides and self.curvature_batch_size < self.gradient_batch_size):
             raise ValueError(
-                f"train.hf.gradient_chunk_size (={chunk}) must divide train.hf.gradient_batch_size "
-                f"(={self.gradient_batch_size}), or be \"auto\""
+                f"train.hf.gradient_by_minibatch = true needs train.hf.curvature_batch_size "
+                f"(={self.curvature_batch_size}) to divide train.hf.gradient_batch_size (={self.gradient_batch_size}) "
+                "and be smaller"
             )
         if self.rho_low >= self.rho_high:
             raise ValueError(f"train.hf.rho_low (={self.rho_low}) must be below train.hf.rho_high (={self.rho_high})")
@@ -115,18 +116,19 @@ ADAM_DEFAULTS = {"eval_every": 10, "checkpoint_every": 50}  # where Adam's defau
 
 
 # A 200-unit network's HF step on 128 trials of 221 steps held a 211 MB working buffer (XLA's
-# temp size), 110 MB of it the gradient; in chunks of 32 trials (6400 trial-units) it fits a sweep
-# worker in well under 1 GB (README, "Ensembles")
-AUTO_CHUNK_TRIAL_UNITS = 8192
+# temp size), 110 MB of it the gradient; one 32-trial minibatch at a time, 83 MB (README, "Ensembles")
+AUTO_MINIBATCH_TRIAL_UNITS = 8192
 
 
-def gradient_chunk_size(hf: HFConfig, n_units: int) -> int:
-    """The trials of one gradient chunk: `hf.gradient_chunk_size`, or for "auto" the largest divisor
-    of the gradient batch with at most AUTO_CHUNK_TRIAL_UNITS trials x units (at least 1 trial)."""
-    if hf.gradient_chunk_size != "auto":
-        return hf.gradient_chunk_size
-    most = max(AUTO_CHUNK_TRIAL_UNITS // n_units, 1)
-    return max(d for d in range(1, min(most, hf.gradient_batch_size) + 1) if hf.gradient_batch_size % d == 0)
+def gradient_by_minibatch(hf: HFConfig, n_units: int) -> bool:
+    """Whether Hessian-free simulates the gradient batch of an `n_units` network one minibatch at a
+    time: `hf.gradient_by_minibatch`, or for "auto" when the batch has more than
+    AUTO_MINIBATCH_TRIAL_UNITS trials x units and the minibatches divide it."""
+    if hf.gradient_by_minibatch != "auto":
+        return hf.gradient_by_minibatch
+    divides = hf.gradient_batch_size % hf.curvature_batch_size == 0
+    return divides and hf.curvature_batch_size < hf.gradient_batch_size and \
+        hf.gradient_batch_size * n_units > AUTO_MINIBATCH_TRIAL_UNITS
 
 
 class TrainConfig(Strict):

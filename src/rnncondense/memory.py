@@ -8,9 +8,8 @@ the buffer, its size and the memory available.
 The estimate is a lower bound, so that nothing that would fit is refused. Simulating B trials of
 T steps of N units (`rnn.simulate`) holds at least three float32 (B, T, N) arrays at once: the
 states and rates it returns (`Trajectory`) and the input drive computed for all steps outside the
-scan (its custom JVP); training needs their adjoints on top. Hessian-free simulates its gradient
-batch a chunk of trials at a time (`train.hf.gradient_chunk_size`), so B is the larger of the chunk
-and the curvature minibatch. The weights need at least
+scan (its custom JVP); training needs their adjoints on top. Hessian-free may simulate its gradient
+batch one minibatch at a time (`train.hf.gradient_by_minibatch`); B is then the minibatch's. The weights need at least
 `WEIGHT_COPIES` (N, N) float32 matrices: parameters, gradient, best parameters and the trainer's
 own (Adam's two moments; Hessian-free's CG solution, residual, direction and curvature product).
 
@@ -23,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from rnncondense.config import RunConfig, gradient_chunk_size
+from rnncondense.config import RunConfig, gradient_by_minibatch
 from rnncondense.errors import ConfigError
 
 __all__ = ["Estimate", "largest_buffer", "available_bytes", "check_memory", "check_workers", "check_sweep", "check_ensemble",
@@ -58,14 +57,10 @@ def largest_buffer(config: RunConfig) -> Estimate:
         validation_source = "task.val_trials_per_interval x intervals"
     if config.train.trainer == "adam":
         train_field, train_batch = "train.adam.batch_size", config.train.adam.batch_size
-    else:  # the gradient batch is simulated a chunk at a time, the curvature minibatch at once
-        hf = config.train.hf
-        chunk = gradient_chunk_size(hf, units)
-        if hf.curvature_batch_size > chunk:
-            train_field, train_batch = "train.hf.curvature_batch_size", hf.curvature_batch_size
-        else:
-            auto = " (auto)" if hf.gradient_chunk_size == "auto" else ""
-            train_field, train_batch = f"train.hf.gradient_chunk_size{auto}", chunk
+    elif gradient_by_minibatch(config.train.hf, units):  # one curvature minibatch at a time
+        train_field, train_batch = "train.hf.curvature_batch_size", config.train.hf.curvature_batch_size
+    else:
+        train_field, train_batch = "train.hf.gradient_batch_size", config.train.hf.gradient_batch_size
     candidates = [
         Estimate(train_batch * steps * units * FLOAT_BYTES * TRAJECTORY_COPIES,
                  f"{train_field} {train_batch} x {steps} steps x {units} units x {FLOAT_BYTES} bytes x {TRAJECTORY_COPIES}"),

@@ -85,9 +85,11 @@ class BehaviorMetrics:
 
 def masked_mse(outputs: jax.Array, targets: jax.Array, mask: jax.Array) -> jax.Array:
     """sum_bt mask_bt |z_bt - y_bt|^2 / (sum_bt mask_bt * O) for outputs and targets (B, T, O):
-    the training objective and the validation `mse`."""
+    the training objective and the validation `mse`. An empty mask has no error: 0, with a finite
+    gradient (a part of a batch may have none, `hessian_free._in_parts`)."""
     squared = jnp.sum((outputs - targets) ** 2, axis=-1)
-    return jnp.sum(mask * squared) / (jnp.sum(mask) * outputs.shape[-1])
+    total = jnp.sum(mask)
+    return jnp.sum(mask * squared) / (jnp.where(total > 0, total, 1.0) * outputs.shape[-1])
 
 
 def behavior_metrics(

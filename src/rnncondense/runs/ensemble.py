@@ -37,7 +37,7 @@ from jax import lax
 
 from rnncondense import layout, storage, ties
 from rnncondense.analysis.behavior import BehaviorMetrics, behavior_metrics, masked_mse
-from rnncondense.config import RunConfig, config_digest, config_to_dict, gradient_chunk_size, load_config
+from rnncondense.config import RunConfig, config_digest, config_to_dict, load_config
 from rnncondense.dirlock import hold
 from rnncondense.errors import ConfigError, RunDirError, TrainingDiverged, shown
 from rnncondense.memory import check_ensemble
@@ -47,7 +47,9 @@ from rnncondense.tasks.cue_set_go import TrialBatch
 from rnncondense.train.loop import MAX_REJECTED_IN_A_ROW, LoopState, Progress, _score, initial_state
 from rnncondense.runs.train import RunKeys, TrainResult, init_network, load_checkpoint, save_checkpoint
 from rnncondense.train.trainer import Trainer
-from rnncondense.train.trainers import Objective, adam_trainer, hf_trainer, make_trainer, mask_weight, trial_slice
+from rnncondense.train.trainers import (
+    Objective, adam_trainer, hf_options, hf_trainer, make_trainer, mask_weight, trial_slice,
+)
 
 # Fields that may differ between members: none changes a shape or the program's structure.
 MEMBER_FIELDS = (
@@ -167,7 +169,7 @@ def _member_trainer(config: RunConfig, objective: Objective, values: MemberValue
         return adam_trainer(objective, batch_size=t.adam.batch_size, learning_rate=values.learning_rate,
                             clip_norm=values.clip_norm)
     # the initial damping lives in each member's state
-    return hf_trainer(objective, **{**t.hf.model_dump(), "gradient_chunk_size": gradient_chunk_size(t.hf, config.model.n_units)})
+    return hf_trainer(objective, **hf_options(t.hf, config.model.n_units))
 
 
 def _step_program(config: RunConfig, task) -> Callable:

@@ -18,10 +18,11 @@ objective. lambda follows the reduction ratio rho = (f(theta + d) - f(theta)) / 
 (the model's prediction without damping); an Armijo line search finally scales the step.
 
 The gradient uses a large batch, curvature products a smaller minibatch. The gradient batch may
-come in chunks of trials, evaluated one after another, so that only one chunk's trajectories are
-held at a time: its objective is then sum_c w_c L_c, the chunks' losses weighted by their shares
-of the batch (for a loss that is a mean over masked time steps, w_c is the chunk's share of the
-mask and the sum is the batch's loss). Constants default to those of Martens' reference code.
+come in parts, each with its own noise: its objective is then sum_c w_c L_c, the parts' losses
+weighted by their shares of the batch (for a loss that is a mean over masked time steps, w_c is
+the part's share of the mask and the sum is the batch's loss), and the parts may be simulated one
+after another, so that only one part's trajectories are held at a time. Constants default to those
+of Martens' reference code.
 
 References:
     J. Martens. Deep learning via Hessian-free optimization. ICML 2010.
@@ -199,27 +200,35 @@ def levenberg_marquardt(
     return jnp.clip(damping, min_damping, max_damping)
 
 
-def _chunked(fn: Callable, chunks: Any, weights: Array, key: Array, flat: Array):
-    """sum_c weights[c] * fn(flat, chunk c, keys[c]) over the chunks stacked on the leading axis of
-    every leaf of `chunks`, one chunk at a time (`lax.scan`), with keys = split(key, C).
+def _in_parts(objective: Callable, parts: Any, weights: Array, keys: Array, *, sequential: bool):
+    """(value_and_grad, value) of f -> sum_c weights[c] objective(f, part c, keys[c]), the parts
+    stacked on the leading axis of every leaf of `parts` and of `keys`.
 
-    `fn` returns a scalar or a (scalar, gradient) pair. A chunk of weight 0 is skipped, so that a
-    chunk whose loss mask is empty (0 / 0 in a masked mean) adds 0 rather than NaN.
+    sequential: one part after another (`lax.scan`), holding one part's trajectories at a time;
+    otherwise all at once (`jax.vmap`), as one batch. A part of weight 0 adds 0; its loss must be
+    finite (a masked mean of an empty mask is 0, `masked_mse`).
     """
-    keys = jax.random.split(key, weights.shape[0])
-    zero = jax.tree.map(jnp.zeros_like, jax.eval_shape(lambda: fn(flat, jax.tree.map(lambda a: a[0], chunks), keys[0])))
+    if not sequential:
+        def total(f):
+            values = jax.vmap(objective, in_axes=(None, 0, 0))(f, parts, keys)
+            return jnp.sum(jnp.where(weights > 0, weights * values, 0.0))
 
-    def _add(total, part):
-        batch, weight, k = part
-        value = lax.cond(
-            weight > 0,
-            lambda: jax.tree.map(lambda v: weight * v, fn(flat, batch, k)),
-            lambda: zero,
-        )
-        return jax.tree.map(jnp.add, total, value), None
+        return jax.value_and_grad(total), total
 
-    total, _ = lax.scan(_add, zero, (chunks, weights, keys))
-    return total
+    def summed(fn: Callable) -> Callable:
+        def run(f):
+            zero = jax.tree.map(jnp.zeros_like, jax.eval_shape(fn, f, jax.tree.map(lambda a: a[0], parts), keys[0]))
+
+            def _add(sum_so_far, part):
+                batch, weight, k = part
+                value = lax.cond(weight > 0, lambda: jax.tree.map(lambda v: weight * v, fn(f, batch, k)), lambda: zero)
+                return jax.tree.map(jnp.add, sum_so_far, value), None
+
+            return lax.scan(_add, zero, (parts, weights, keys))[0]
+
+        return run
+
+    return summed(jax.value_and_grad(objective)), summed(objective)
 
 
 class HFState(NamedTuple):
@@ -302,7 +311,8 @@ def hessian_free(
     )
     compiled: dict[tuple, Callable] = {}
 
-    def _step(params, state: HFState, grad_batch, curvature_batch, key, grad_weights, *, model_fn: ModelFn, loss_fn: LossFn):
+    def _step(params, state: HFState, grad_batch, curvature_batch, key, grad_weights, grad_keys, *, model_fn: ModelFn,
+              loss_fn: LossFn, sequential: bool):
         """One iteration, every decision in JAX control flow (so `jit` and `vmap` take it whole)."""
         flat, unravel = ravel_pytree(params)
 
@@ -313,8 +323,8 @@ def hessian_free(
             gradient_objective = partial(jax.value_and_grad(objective), batch=grad_batch)
             gradient_loss = partial(objective, batch=grad_batch)
         else:
-            gradient_objective = partial(_chunked, jax.value_and_grad(objective), grad_batch, grad_weights, key)
-            gradient_loss = partial(_chunked, objective, grad_batch, grad_weights, key)
+            gradient_objective, gradient_loss = _in_parts(objective, grad_batch, grad_weights, grad_keys,
+                                                          sequential=sequential)
 
         # the damped Gauss-Newton system, solved by CG from the previous solution's decay
         loss, g = gradient_objective(flat)
@@ -398,19 +408,24 @@ def hessian_free(
 
     def update(
         params, state: HFState, *, model_fn: ModelFn, loss_fn: LossFn, grad_batch, curvature_batch, key,
-        grad_weights: Array | None = None,
+        grad_weights: Array | None = None, grad_keys: Array | None = None, sequential: bool = False,
     ):
         """One HF iteration; a pure function of arrays for a given (model_fn, loss_fn), jitted once per pair.
 
-        With `grad_weights` (C,), `grad_batch` is C chunks stacked on a leading axis of every leaf,
-        and the gradient-batch objective is sum_c grad_weights[c] * L(chunk c), the chunks taking
-        the noise keys split(key, C) (see `_chunked`).
+        `key` is the noise key of the curvature minibatch and of an undivided gradient batch. With
+        `grad_weights` (C,) and `grad_keys` (C, ...), `grad_batch` is C parts stacked on a leading
+        axis of every leaf, and the gradient-batch objective is sum_c grad_weights[c] L(part c),
+        part c with noise key grad_keys[c], simulated one part after another if `sequential`, else
+        all at once (`_in_parts`).
 
         It may itself be called under `jax.jit` or `jax.vmap` (bind model_fn and loss_fn first,
         e.g. with functools.partial): nothing in it leaves the device.
         """
-        if (model_fn, loss_fn) not in compiled:
-            compiled[(model_fn, loss_fn)] = jax.jit(partial(_step, model_fn=model_fn, loss_fn=loss_fn))
-        return compiled[(model_fn, loss_fn)](params, state, grad_batch, curvature_batch, key, grad_weights)
+        if (grad_weights is None) != (grad_keys is None):
+            raise ValueError("hessian_free.update: grad_weights and grad_keys come together (a gradient batch in parts)")
+        program = (model_fn, loss_fn, sequential)
+        if program not in compiled:
+            compiled[program] = jax.jit(partial(_step, model_fn=model_fn, loss_fn=loss_fn, sequential=sequential))
+        return compiled[program](params, state, grad_batch, curvature_batch, key, grad_weights, grad_keys)
 
     return HessianFree(init, update)

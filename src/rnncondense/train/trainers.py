@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from rnncondense.config import RunConfig, gradient_chunk_size
+from rnncondense.config import HFConfig, RunConfig, gradient_by_minibatch
 from rnncondense.errors import ConfigError
 from rnncondense.rnn import CURRENT_TANH, Dynamics, Params, simulate
 from rnncondense.tasks.cue_set_go import CueSetGo, TrialBatch
@@ -79,50 +79,58 @@ def adam_trainer(objective: Objective, *, batch_size: int, learning_rate: float,
 
 
 def hf_trainer(
-    objective: Objective, *, gradient_batch_size: int, curvature_batch_size: int, gradient_chunk_size: int | None = None,
+    objective: Objective, *, gradient_batch_size: int, curvature_batch_size: int, gradient_by_minibatch: bool = False,
     **hyper,
 ) -> Trainer:
     """One Hessian-free iteration per step: gradient on `gradient_batch_size` fresh trials,
     curvature products on a minibatch of `curvature_batch_size` of them, cycled through the batch.
 
-    With `gradient_chunk_size` below `gradient_batch_size` (a divisor of it), the gradient batch is
-    simulated in chunks of that many trials, one after another: the same objective and gradient
-    (each chunk weighted by its share of the loss mask), with the working memory of one chunk;
-    each chunk draws its own recurrent noise (`hessian_free`, `_chunked`).
+    The recurrent noise of an iteration is fixed, so the objective is deterministic within the
+    iteration. Where the minibatches divide the batch, each draws its own noise (one key each) and
+    the curvature products use their minibatch's: they see exactly the trials and noise the
+    gradient saw. The gradient batch's objective is then the minibatches' losses weighted by their
+    shares of the loss mask (`Objective.weight`), which is the batch's loss. With
+    `gradient_by_minibatch` the minibatches are simulated one after another, with the working
+    memory of one; otherwise all at once: the same numbers, to rounding.
 
-    The recurrent noise of an iteration is fixed (one key), so the objective is deterministic
-    within the iteration. The step is one compiled program (sampling, the minibatch and the whole
-    HF update), which `jax.vmap` can map over an ensemble of networks.
+    The step is one compiled program (sampling, the minibatch and the whole HF update), which
+    `jax.vmap` can map over an ensemble of networks.
     """
     optimizer = hessian_free(**hyper)
     n_minibatches = max(gradient_batch_size // curvature_batch_size, 1)
-    chunk = gradient_chunk_size or gradient_batch_size
-    if gradient_batch_size % chunk:
+    in_parts = n_minibatches > 1 and gradient_batch_size % curvature_batch_size == 0
+    if gradient_by_minibatch and not in_parts:
         raise ConfigError(
-            f"train.hf.gradient_chunk_size = {chunk} is not allowed: must divide train.hf.gradient_batch_size "
-            f"(= {gradient_batch_size})"
+            f"train.hf.gradient_by_minibatch = true is not allowed with train.hf.gradient_batch_size = "
+            f"{gradient_batch_size}: train.hf.curvature_batch_size (= {curvature_batch_size}) must divide it, "
+            "and be smaller"
         )
-    n_chunks = gradient_batch_size // chunk
 
     @jax.jit
     def step(params: Params, state, key: jax.Array):
         k_trials, k_noise = jax.random.split(key)
         batch = objective.sample(params, k_trials, gradient_batch_size)
-        start = (state.count % n_minibatches) * curvature_batch_size
-        grad_batch, grad_weights = batch, None
-        if n_chunks > 1:
-            chunks = [objective.minibatch(batch, c * chunk, chunk) for c in range(n_chunks)]
-            grad_batch = jax.tree.map(lambda *leaves: jnp.stack(leaves), *chunks)
-            grad_weights = jnp.stack([objective.weight(c) for c in chunks]) / objective.weight(batch)
+        index = state.count % n_minibatches
+        curvature_batch = objective.minibatch(batch, index * curvature_batch_size, curvature_batch_size)
+        gradient = {"grad_batch": batch}
+        if in_parts:
+            parts = [objective.minibatch(batch, c * curvature_batch_size, curvature_batch_size) for c in range(n_minibatches)]
+            keys = jax.random.split(k_noise, n_minibatches)
+            gradient = {
+                "grad_batch": jax.tree.map(lambda *leaves: jnp.stack(leaves), *parts),
+                "grad_weights": jnp.stack([objective.weight(p) for p in parts]) / objective.weight(batch),
+                "grad_keys": keys,
+                "sequential": gradient_by_minibatch,
+            }
+            k_noise = keys[index]
         return optimizer.update(
             params,
             state,
             model_fn=objective.model,
             loss_fn=objective.loss,
-            grad_batch=grad_batch,
-            curvature_batch=objective.minibatch(batch, start, curvature_batch_size),
+            curvature_batch=curvature_batch,
             key=k_noise,
-            grad_weights=grad_weights,
+            **gradient,
         )
 
     boost = hyper.get("nonfinite_damping_boost", 10.0)
@@ -135,10 +143,15 @@ def hf_trainer(
     )
 
 
+def hf_options(hf: HFConfig, n_units: int) -> dict:
+    """`hf_trainer`'s keyword arguments for the settings `hf` of an `n_units` network ("auto" resolved)."""
+    return {**hf.model_dump(), "gradient_by_minibatch": gradient_by_minibatch(hf, n_units)}
+
+
 def make_trainer(config: RunConfig, task: CueSetGo, objective: Objective | None = None) -> Trainer:
     """The optimiser named by `train.trainer` for `objective` (default: the task's)."""
     objective = objective or task_objective(task, alpha=config.alpha, sigma_rec=config.model.sigma_rec, dynamics=config.dynamics)
     t = config.train
     if t.trainer == "adam":
         return adam_trainer(objective, **t.adam.model_dump())
-    return hf_trainer(objective, **{**t.hf.model_dump(), "gradient_chunk_size": gradient_chunk_size(t.hf, config.model.n_units)})
+    return hf_trainer(objective, **hf_options(t.hf, config.model.n_units))
