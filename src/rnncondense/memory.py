@@ -8,10 +8,11 @@ the buffer, its size and the memory available.
 The estimate is a lower bound, so that nothing that would fit is refused. Simulating B trials of
 T steps of N units (`rnn.simulate`) holds at least three float32 (B, T, N) arrays at once: the
 states and rates it returns (`Trajectory`) and the input drive computed for all steps outside the
-scan (its custom JVP); training needs their adjoints on top. Hessian-free may simulate its gradient
-batch one minibatch at a time (`train.hf.gradient_by_minibatch`); B is then the minibatch's. The weights need at least
-`WEIGHT_COPIES` (N, N) float32 matrices: parameters, gradient, best parameters and the trainer's
-own (Adam's two moments; Hessian-free's CG solution, residual, direction and curvature product).
+scan (its custom JVP); training needs their adjoints on top. Hessian-free may simulate its
+gradient batch one minibatch at a time (`train.hf.gradient_by_minibatch`); B is then the
+minibatch's. The weights need at least `WEIGHT_COPIES` (N, N) float32 matrices: parameters,
+gradient, best parameters and the trainer's own (Adam's two moments; Hessian-free's CG solution,
+residual, direction and curvature product).
 
 Available memory is MemAvailable of /proc/meminfo, lowered to what the cgroup (v2 memory.max less
 memory.current) still allows, where those files exist; elsewhere nothing is refused.

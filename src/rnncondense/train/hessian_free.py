@@ -422,7 +422,7 @@ def hessian_free(
         e.g. with functools.partial): nothing in it leaves the device.
         """
         if (grad_weights is None) != (grad_keys is None):
-            raise ValueError("hessian_free.update: grad_weights and grad_keys come together (a gradient batch in parts)")
+            raise ValueError("hessian_free.update: grad_weights and grad_keys come together (a batch in parts)")
         program = (model_fn, loss_fn, sequential)
         if program not in compiled:
             compiled[program] = jax.jit(partial(_step, model_fn=model_fn, loss_fn=loss_fn, sequential=sequential))
