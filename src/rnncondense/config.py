@@ -55,6 +55,11 @@ class AdamConfig(Strict):
     clip_norm: PositiveFloat = 1.0  # global gradient-norm clip
 
 
+def in_minibatches(gradient_batch_size: int, curvature_batch_size: int) -> bool:
+    """Whether the gradient batch is made of its curvature minibatches: they divide it, at least two."""
+    return gradient_batch_size % curvature_batch_size == 0 and curvature_batch_size < gradient_batch_size
+
+
 def _auto_or_bool(value: Any) -> Any:
     if value == "auto" or isinstance(value, bool):
         return value
@@ -98,8 +103,7 @@ class HFConfig(Strict):
                 f"train.hf.curvature_batch_size (={self.curvature_batch_size}) must not exceed "
                 f"train.hf.gradient_batch_size (={self.gradient_batch_size})"
             )
-        divides = self.gradient_batch_size % self.curvature_batch_size == 0
-        if self.gradient_by_minibatch is True and not (divides and self.curvature_batch_size < self.gradient_batch_size):
+        if self.gradient_by_minibatch is True and not in_minibatches(self.gradient_batch_size, self.curvature_batch_size):
             raise ValueError(
                 f"train.hf.gradient_by_minibatch = true needs train.hf.curvature_batch_size "
                 f"(={self.curvature_batch_size}) to divide train.hf.gradient_batch_size (={self.gradient_batch_size}) "
@@ -126,8 +130,7 @@ def gradient_by_minibatch(hf: HFConfig, n_units: int) -> bool:
     AUTO_MINIBATCH_TRIAL_UNITS trials x units and the minibatches divide it."""
     if hf.gradient_by_minibatch != "auto":
         return hf.gradient_by_minibatch
-    divides = hf.gradient_batch_size % hf.curvature_batch_size == 0
-    return divides and hf.curvature_batch_size < hf.gradient_batch_size and \
+    return in_minibatches(hf.gradient_batch_size, hf.curvature_batch_size) and \
         hf.gradient_batch_size * n_units > AUTO_MINIBATCH_TRIAL_UNITS
 
 

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from rnncondense.config import HFConfig, RunConfig, gradient_by_minibatch
+from rnncondense.config import HFConfig, RunConfig, gradient_by_minibatch, in_minibatches
 from rnncondense.errors import ConfigError
 from rnncondense.rnn import CURRENT_TANH, Dynamics, Params, simulate
 from rnncondense.tasks.cue_set_go import CueSetGo, TrialBatch
@@ -98,7 +98,7 @@ def hf_trainer(
     """
     optimizer = hessian_free(**hyper)
     n_minibatches = max(gradient_batch_size // curvature_batch_size, 1)
-    in_parts = n_minibatches > 1 and gradient_batch_size % curvature_batch_size == 0
+    in_parts = in_minibatches(gradient_batch_size, curvature_batch_size)
     if gradient_by_minibatch and not in_parts:
         raise ConfigError(
             f"train.hf.gradient_by_minibatch = true is not allowed with train.hf.gradient_batch_size = "
