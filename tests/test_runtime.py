@@ -70,7 +70,7 @@ def test_a_steady_heap_reuses_freed_buffers_instead_of_faulting_them_in_again():
     import sys
 
     def faults(mode):
-        env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}  # as a Dask nanny starts its workers
+        env = {**_without_heap_settings(os.environ), "MALLOC_TRIM_THRESHOLD_": "65536"}  # as a Dask nanny starts its workers
         out = subprocess.run([sys.executable, "-c", _FAULTS, mode], capture_output=True, text=True, check=True,
                              env=env).stdout
         applied, count = out.split()
@@ -85,3 +85,44 @@ def test_a_steady_heap_reuses_freed_buffers_instead_of_faulting_them_in_again():
     # buffers more alive at once: 8 MB each stays under the 128 MB of free memory the heap keeps
     assert steady < pages / 8, (plain, steady)
     runtime.release_memory()  # still hands memory back between jobs (malloc_trim), settings or not
+
+
+def _without_heap_settings(environ):
+    """`environ` without glibc's heap variables (a local cluster's nanny sets them in its own
+    process's environment, and a test of this process may have started one)."""
+    return {name: value for name, value in environ.items() if not name.startswith("MALLOC_")}
+
+
+_ARENAS = """
+import threading
+from rnncondense import runtime
+together = threading.Barrier(8)
+def allocate():
+    together.wait()  # all alive at once, so none takes the arena another one left
+    blocks = [bytearray(4096) for _ in range(256)]  # from glibc's malloc (above Python's small-object allocator)
+    together.wait()
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(runtime.malloc_arenas())
+"""
+
+
+def test_heap_environ_gives_every_thread_of_a_new_process_one_heap():
+    """A process with eight threads that allocate at once: several heaps (arenas) with glibc's
+    settings, one when it starts with `heap_environ` in its environment (how a sweep's local
+    workers start), which is also what `malloc_arenas` counts."""
+    import os
+    import subprocess
+    import sys
+
+    def arenas(extra):
+        env = {**_without_heap_settings(os.environ), **extra}
+        return int(subprocess.run([sys.executable, "-c", _ARENAS], capture_output=True, text=True, check=True,
+                                  env=env).stdout)
+
+    assert arenas({}) > 1
+    assert arenas(runtime.heap_environ()) == 1
+    assert arenas({"MALLOC_ARENA_MAX": "3"}) == 3  # counted, not assumed

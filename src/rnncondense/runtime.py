@@ -110,6 +110,11 @@ def steady_heap() -> bool:
     the heap as well (M_MMAP_MAX = 0), they left fragments that raised a 200-unit network's peak by
     97-225 MB, at no gain in speed. `release_memory` still hands free memory back between jobs
     (malloc_trim ignores the threshold).
+
+    A thread that allocated before the call keeps the heap (arena) it has: a Dask worker has a
+    dozen threads before its first task and ended with four arenas, each with freed memory of
+    its own. A process that is about to be started gets these settings in its environment
+    instead (`heap_environ`), where they hold from its first allocation.
     """
     import ctypes
 
@@ -120,6 +125,34 @@ def steady_heap() -> bool:
     return all(mallopt(name, value) == 1 for name, value in
                ((_M_ARENA_MAX, 1), (_M_MMAP_MAX, _MMAP_MAX), (_M_MMAP_THRESHOLD, _MAP_ABOVE),
                 (_M_TRIM_THRESHOLD, _TRIM_ABOVE)))
+
+
+def heap_environ() -> dict[str, str]:
+    """`steady_heap`'s settings as glibc's environment variables, for a process about to start
+    (a sweep's local workers, `sweep.cluster`): every thread of it then shares one heap."""
+    return {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_THRESHOLD_": str(_MAP_ABOVE),
+            "MALLOC_TRIM_THRESHOLD_": str(_TRIM_ABOVE)}
+
+
+def malloc_arenas() -> int | None:
+    """The heaps (arenas) glibc's malloc has in this process, from `malloc_info`; None elsewhere."""
+    import ctypes
+    import tempfile
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        malloc_info = libc.malloc_info
+    except (OSError, AttributeError):  # not glibc
+        return None
+    libc.fopen.restype, libc.fopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_char_p]
+    libc.fclose.argtypes, malloc_info.argtypes = [ctypes.c_void_p], [ctypes.c_int, ctypes.c_void_p]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "malloc.xml")
+        stream = libc.fopen(path.encode(), b"w")
+        malloc_info(0, stream)
+        libc.fclose(stream)
+        with open(path) as report:
+            return report.read().count("<heap nr=")
 
 
 def release_memory() -> None:

@@ -15,7 +15,7 @@ from rnncondense.errors import ConfigError, RunDirError
 from rnncondense.runs.sweep import run_sweep
 from rnncondense.runs.sweep_table import read_table
 from rnncondense.sweep import connect, local_cluster, make_spec
-from rnncondense.runtime import THREAD_ENV
+from rnncondense.runtime import THREAD_ENV, malloc_arenas
 
 from rnncondense.runs.train import train_run
 
@@ -187,8 +187,8 @@ def test_rerun_with_other_arguments_is_refused(killed_sweep):
 
 
 def test_an_existing_cluster_is_used_through_its_scheduler_address(tmp_path):
-    """local_cluster's workers are single-threaded; a sweep runs on a cluster given by its address;
-    a worker's address is refused."""
+    """local_cluster's workers are single-threaded, with one heap; a sweep runs on a cluster
+    given by its address; a worker's address is refused."""
     cluster = local_cluster(1)
     try:
         with connect(cluster.scheduler_address) as client:
@@ -199,8 +199,11 @@ def test_an_existing_cluster_is_used_through_its_scheduler_address(tmp_path):
             connect(worker_address)
         result = run_sweep(tiny_sweep_config(max_iters=5), sizes=[3], seeds=1, out=tmp_path / "out",
                            scheduler=cluster.scheduler_address, figures=False)
+        with connect(cluster.scheduler_address) as client:  # after a network: its threads have all allocated
+            arenas = set(client.run(malloc_arenas).values())
     finally:
         cluster.close()
+    assert arenas == {1}  # started with runtime.heap_environ: one heap for all of a worker's threads
     assert "--xla_cpu_multi_thread_eigen=false" in env["XLA_FLAGS"]
     assert env["OPENBLAS_NUM_THREADS"] == "1" and env["OMP_NUM_THREADS"] == "1"
     assert threads == 1

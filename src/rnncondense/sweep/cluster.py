@@ -23,7 +23,7 @@ import dask
 from distributed import Client, LocalCluster
 
 from rnncondense.errors import ConfigError
-from rnncondense.runtime import THREAD_ENV, limit_threads
+from rnncondense.runtime import THREAD_ENV, heap_environ, limit_threads
 
 __all__ = ["available_cores", "local_cluster", "connect", "check_workers", "ALLOWED_FAILURES", "CONNECT_TIMEOUT_S"]
 
@@ -56,13 +56,20 @@ def local_cluster(n_workers: int | None = None, *, allowed_failures: int = ALLOW
     """A LocalCluster of `n_workers` (default: one per core) single-threaded worker processes.
 
     Every worker gets OMP/OpenBLAS/MKL_NUM_THREADS = 1 and XLA_FLAGS with
-    --xla_cpu_multi_thread_eigen=false (values already in this process's environment are kept).
+    --xla_cpu_multi_thread_eigen=false, and starts with the heap settings of
+    `runtime.heap_environ` (one heap for all its threads), through Dask's
+    distributed.nanny.pre-spawn-environ; values already in this process's environment are kept.
+    Dask's nanny also sets those variables in this process's environment when it starts a worker.
     """
     n_workers = check_workers(n_workers) or available_cores()
     env = limit_threads({name: os.environ[name] for name in THREAD_ENV if name in os.environ})
     settings = {
         "distributed.scheduler.allowed-failures": int(allowed_failures),
         "distributed.scheduler.worker-saturation": 1.0,
+        # before the worker's process starts: set later (steady_heap), the arena limit misses the
+        # threads a worker starts first, which then keep heaps of their own
+        "distributed.nanny.pre-spawn-environ": {**dask.config.get("distributed.nanny.pre-spawn-environ", {}),
+                                                **heap_environ()},
     }
     env.setdefault("PYTHONWARNINGS", "ignore")  # Dask's own warnings stay off the user's terminal
     with dask.config.set(settings), warnings.catch_warnings():
