@@ -187,13 +187,14 @@ def test_rerun_with_other_arguments_is_refused(killed_sweep):
 
 
 def test_an_existing_cluster_is_used_through_its_scheduler_address(tmp_path):
-    """local_cluster's workers are single-threaded, with one heap; a sweep runs on a cluster
-    given by its address; a worker's address is refused."""
+    """local_cluster's workers are single-threaded, with one heap and no profiler; a sweep runs on
+    a cluster given by its address; a worker's address is refused."""
     cluster = local_cluster(1)
     try:
         with connect(cluster.scheduler_address) as client:
             env = next(iter(client.run(lambda: {k: os.environ.get(k) for k in THREAD_ENV}).values()))
             threads = sum(client.nthreads().values())
+            profiling = set(client.run(lambda dask_worker: "profile" in dask_worker.periodic_callbacks).values())
             worker_address = next(iter(client.nthreads()))
         with pytest.raises(ConfigError, match=r"is not allowed: it is a Dask Worker, not a scheduler"):
             connect(worker_address)
@@ -203,6 +204,7 @@ def test_an_existing_cluster_is_used_through_its_scheduler_address(tmp_path):
             arenas = set(client.run(malloc_arenas).values())
     finally:
         cluster.close()
+    assert profiling == {False}  # Dask's profiler, whose samples grow a worker's memory, is off
     assert arenas == {1}  # started with runtime.heap_environ: one heap for all of a worker's threads
     assert "--xla_cpu_multi_thread_eigen=false" in env["XLA_FLAGS"]
     assert env["OPENBLAS_NUM_THREADS"] == "1" and env["OMP_NUM_THREADS"] == "1"
