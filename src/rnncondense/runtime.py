@@ -111,9 +111,9 @@ def steady_heap() -> bool:
     97-225 MB, at no gain in speed. `release_memory` still hands free memory back between jobs
     (malloc_trim ignores the threshold).
 
-    A thread that allocated before the call keeps the heap (arena) it has: a Dask worker has a
-    dozen threads before its first task and ended with four arenas, each with freed memory of
-    its own. A process that is about to be started gets these settings in its environment
+    A thread that allocated before the call keeps the heap (arena) it has: a Dask worker starts
+    threads of its own before its first task, and one ended with four arenas, each with freed
+    memory of its own. A process that is about to be started gets these settings in its environment
     instead (`heap_environ`), where they hold from its first allocation.
     """
     import ctypes
