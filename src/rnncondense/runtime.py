@@ -88,11 +88,15 @@ def prepare_worker(cache: str | None) -> None:
         enable_compilation_cache(cache)
 
 
-# glibc's mallopt parameters (malloc.h)
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -3, -4, -8
 _TRIM_ABOVE = 128 * 2**20  # bytes of free memory at the heap's top that glibc keeps for the next call
 _MAP_ABOVE = 16 * 2**20  # bytes from which a block is mapped on its own (and handed back when freed)
-_MMAP_MAX = 65536  # glibc's default: as many mapped blocks as it likes
+# steady_heap's settings: glibc's mallopt parameter (malloc.h), the same as an environment variable, value
+_HEAP_SETTINGS = (
+    (-8, "MALLOC_ARENA_MAX", 1),  # M_ARENA_MAX: one heap for all threads
+    (-4, "MALLOC_MMAP_MAX_", 65536),  # M_MMAP_MAX, glibc's default: as many mapped blocks as it likes
+    (-3, "MALLOC_MMAP_THRESHOLD_", _MAP_ABOVE),  # M_MMAP_THRESHOLD
+    (-1, "MALLOC_TRIM_THRESHOLD_", _TRIM_ABOVE),  # M_TRIM_THRESHOLD
+)
 
 
 def steady_heap() -> bool:
@@ -122,16 +126,13 @@ def steady_heap() -> bool:
         mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):  # not glibc
         return False
-    return all(mallopt(name, value) == 1 for name, value in
-               ((_M_ARENA_MAX, 1), (_M_MMAP_MAX, _MMAP_MAX), (_M_MMAP_THRESHOLD, _MAP_ABOVE),
-                (_M_TRIM_THRESHOLD, _TRIM_ABOVE)))
+    return all(mallopt(parameter, value) == 1 for parameter, _, value in _HEAP_SETTINGS)
 
 
 def heap_environ() -> dict[str, str]:
     """`steady_heap`'s settings as glibc's environment variables, for a process about to start
     (a sweep's local workers, `sweep.cluster`): every thread of it then shares one heap."""
-    return {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_THRESHOLD_": str(_MAP_ABOVE),
-            "MALLOC_TRIM_THRESHOLD_": str(_TRIM_ABOVE)}
+    return {variable: str(value) for _, variable, value in _HEAP_SETTINGS}
 
 
 def malloc_arenas() -> int | None:
